@@ -68,8 +68,8 @@ def project(tmp_path: Path) -> Path:
 
 
 def _run(args: list[str], cwd: Path, input_text: str | None, env: dict[str, str] | None) -> Result:
-    full_env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "200", **(env or {})}
-    full_env.pop("DECP_ROOT", None) if env is None or "DECP_ROOT" not in env else None
+    full_env = {k: v for k, v in os.environ.items() if k != "DECP_ROOT"}
+    full_env.update({"NO_COLOR": "1", "COLUMNS": "200", **(env or {})})
     proc = subprocess.run(
         [sys.executable, "-m", "decp", *args],
         cwd=cwd,
@@ -86,7 +86,9 @@ def _run(args: list[str], cwd: Path, input_text: str | None, env: dict[str, str]
 def run_decp() -> Callable[..., Result]:
     """Run `decp ARGS…` as a real process: `run_decp("loop", "list", cwd=root)`."""
 
-    def runner(*args: str, cwd: Path, input: str | None = None, env: dict[str, str] | None = None) -> Result:
+    def runner(
+        *args: str, cwd: Path, input: str | None = None, env: dict[str, str] | None = None
+    ) -> Result:
         return _run(list(args), cwd, input, env)
 
     return runner

@@ -101,11 +101,15 @@ def find_root(start: Path | None = None) -> Path:
 def _table(data: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
     value = data.get(key, {})
     if not isinstance(value, dict):
-        raise DataError(f"[{key}] must be a table.", path=path, fix=f"write it as `[{key}]` with keys below it.")
+        raise DataError(
+            f"[{key}] must be a table.", path=path, fix=f"write it as `[{key}]` with keys below it."
+        )
     return value
 
 
-def _typed(table: dict[str, Any], key: str, kind: type, default: Any, path: Path, section: str) -> Any:
+def _typed(
+    table: dict[str, Any], key: str, kind: type, default: Any, path: Path, section: str
+) -> Any:
     value = table.get(key, default)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
@@ -124,7 +128,9 @@ def parse_config(text: str, path: Path, root: Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line = getattr(exc, "lineno", None)
-        raise DataError(f"invalid TOML: {exc}.", path=path, line=line, fix="correct the TOML syntax.") from exc
+        raise DataError(
+            f"invalid TOML: {exc}.", path=path, line=line, fix="correct the TOML syntax."
+        ) from exc
     d = defaults()
     project = _table(data, "project", path)
     budget_t = _table(data, "budget", path)
@@ -136,11 +142,13 @@ def parse_config(text: str, path: Path, root: Path) -> Config:
         raise DataError(
             f"project.type {ptype!r} is not one of {', '.join(PROJECT_TYPES)}.",
             path=path,
-            fix="set `type = \"dbt\"` (or another listed type) under [project].",
+            fix='set `type = "dbt"` (or another listed type) under [project].',
         )
     budget = Budget(
         context_window=_typed(budget_t, "context_window", int, d["context_window"], path, "budget"),
-        session_start=_typed(budget_t, "session_start", float, d["budget_session_start"], path, "budget"),
+        session_start=_typed(
+            budget_t, "session_start", float, d["budget_session_start"], path, "budget"
+        ),
         working=_typed(budget_t, "working", float, d["budget_working"], path, "budget"),
         handoff=_typed(budget_t, "handoff", float, d["budget_handoff"], path, "budget"),
         task_budget=_typed(budget_t, "task_budget", int, d["task_budget"], path, "budget"),
@@ -156,7 +164,9 @@ def parse_config(text: str, path: Path, root: Path) -> Config:
         )
     agents = project.get("agents", [])
     if not isinstance(agents, list) or not all(isinstance(a, str) for a in agents):
-        raise DataError("project.agents must be a list of strings.", path=path, fix='e.g. agents = ["claude"].')
+        raise DataError(
+            "project.agents must be a list of strings.", path=path, fix='e.g. agents = ["claude"].'
+        )
     gtd_backend = gtd.get("backend", "none")
     if gtd_backend not in GTD_BACKENDS:
         raise DataError(

@@ -25,7 +25,9 @@ def read_text(path: Path) -> str:
     try:
         raw = path.read_bytes()
     except FileNotFoundError as exc:
-        raise DataError("file not found.", path=path, fix="check the path or run `decp doctor`.") from exc
+        raise DataError(
+            "file not found.", path=path, fix="check the path or run `decp doctor`."
+        ) from exc
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -81,11 +81,13 @@ def get_counter(preferred: str = "o200k_base") -> TokenCounter:
     else:
         candidates = [preferred, OFFLINE_ENCODING]
     for name in candidates:
-        if name != OFFLINE_ENCODING and not (_is_cached(name) or os.environ.get(DOWNLOAD_ENV) == "1"):
+        if name != OFFLINE_ENCODING and not (
+            _is_cached(name) or os.environ.get(DOWNLOAD_ENV) == "1"
+        ):
             continue
         try:
             return TokenCounter(name, False, tiktoken.get_encoding(name))
-        except Exception:  # noqa: BLE001 - any load failure means "try the next one"
+        except Exception:
             continue
     return TokenCounter(ESTIMATE_ENCODING, True, None)
 

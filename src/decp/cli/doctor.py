@@ -7,7 +7,11 @@ import typer
 
 def register(app: typer.Typer) -> None:
     @app.command()
-    def doctor(fix: bool = typer.Option(False, "--fix", help="Insert or refresh the decp block in existing agent files.")) -> None:
+    def doctor(
+        fix: bool = typer.Option(
+            False, "--fix", help="Insert or refresh the decp block in existing agent files."
+        ),
+    ) -> None:
         """Check layout, config, answers file and agent wiring (exit 1 when something needs fixing)."""
         from decp.doctor import run_doctor
 
