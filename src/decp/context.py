@@ -315,7 +315,9 @@ def validate_entry(entry: LedgerEntry) -> None:
     for name in ("target", "kind", "why", "when"):
         value = getattr(entry, name)
         if "\n" in value or "\r" in value:
-            raise UsageError(f"{name} must be one line.", fix=f"remove line breaks from the {name}.")
+            raise UsageError(
+                f"{name} must be one line.", fix=f"remove line breaks from the {name}."
+            )
     if not entry.target.strip():
         raise UsageError("empty target.", fix="give a path, a glob or a dbt selection.")
     if not _KIND_RE.match(entry.kind):
@@ -326,102 +328,79 @@ def validate_entry(entry: LedgerEntry) -> None:
         raise UsageError("tokens must be zero or more.")
 
 
-def _drop_row(doc: _Doc, target: str) -> bool:
+def _drop_row(doc: _Doc, target: str, path: Path) -> tuple[_Doc, bool]:
     for table in doc.tables.values():
-        for pos, entry in enumerate(table.entries):
+        for row, entry in zip(table.rows, table.entries, strict=True):
             if entry.target == target:
-                row = table.rows[pos]
-                del doc.lines[row]
-                _reindex(doc, row, -1)
-                del table.rows[pos]
-                del table.entries[pos]
-                return True
-    return False
+                lines = doc.lines[:row] + doc.lines[row + 1 :]
+                return _parse("".join(lines), path), True
+    return doc, False
 
 
-def _reindex(doc: _Doc, at: int, delta: int) -> None:
-    """Shift stored line indexes after an insert/delete at line `at`."""
-    for table in doc.tables.values():
-        if table.heading > at or (delta > 0 and table.heading == at):
-            table.heading += delta
-        if table.header is not None and (table.header > at or (delta > 0 and table.header == at)):
-            table.header += delta
-        table.rows = [r + delta if r > at or (delta > 0 and r == at) else r for r in table.rows]
-
-
-def _ensure_table(doc: _Doc, section: str) -> _Table:
+def _ensure_table(doc: _Doc, section: str, path: Path) -> _Doc:
+    """Add the section and/or its table when a hand edit removed them."""
     nl = doc.newline
-    if doc.lines and not doc.lines[-1].endswith(("\n", "\r")):
-        doc.lines[-1] += nl
-    if section not in doc.tables:
-        if doc.lines and doc.lines[-1].strip():
-            doc.lines.append(nl)
-        heading = len(doc.lines)
-        doc.lines.extend([f"## {section}{nl}", nl])
-        doc.tables[section] = _Table(heading=heading)
-    table = doc.tables[section]
-    if table.header is None:
+    lines = list(doc.lines)
+    if lines and not lines[-1].endswith(("\n", "\r")):
+        lines[-1] += nl
+    table = doc.tables.get(section)
+    if table is None:
+        if lines and lines[-1].strip():
+            lines.append(nl)
+        lines.extend([f"## {section}{nl}", nl, f"{HEADER_ROW}{nl}", f"{SEPARATOR_ROW}{nl}"])
+    elif table.header is None:
         at = table.heading + 1
-        new = [nl, f"{HEADER_ROW}{nl}", f"{SEPARATOR_ROW}{nl}"]
-        if at < len(doc.lines) and doc.lines[at].strip():
-            new.append(nl)
-        for offset, text in enumerate(new):
-            _reindex(doc, at + offset, +1)
-            doc.lines.insert(at + offset, text)
-        table.header = at + 1
-    return table
+        block = [nl, f"{HEADER_ROW}{nl}", f"{SEPARATOR_ROW}{nl}"]
+        if at < len(lines) and lines[at].strip():
+            block.append(nl)
+        lines[at:at] = block
+    else:
+        return doc
+    return _parse("".join(lines), path)
 
 
-def _upsert(doc: _Doc, entry: LedgerEntry, section: str) -> None:
+def _upsert(doc: _Doc, entry: LedgerEntry, section: str, path: Path) -> _Doc:
     row_text = format_row(entry) + doc.newline
     table = doc.tables.get(section)
     if table is not None:
-        for pos, existing in enumerate(table.entries):
+        for row, existing in zip(table.rows, table.entries, strict=True):
             if existing.target == entry.target:
-                doc.lines[table.rows[pos]] = row_text
-                table.entries[pos] = entry
-                return
-    _drop_row(doc, entry.target)  # it may sit in the other section: move it
-    table = _ensure_table(doc, section)
-    at = table.end
-    _reindex(doc, at, +1)
-    doc.lines.insert(at, row_text)
-    table.rows.append(at)
-    table.entries.append(entry)
+                lines = list(doc.lines)
+                lines[row] = row_text
+                return _parse("".join(lines), path)
+    doc, _ = _drop_row(doc, entry.target, path)  # it may sit in the other section: move it
+    doc = _ensure_table(doc, section, path)
+    table = doc.tables[section]
+    lines = list(doc.lines)
+    lines.insert(table.end, row_text)
+    return _parse("".join(lines), path)
+
+
+def _apply(config: Config, decisions: list[tuple[LedgerEntry, bool]]) -> None:
+    from decp.fsio import atomic_write, locked, read_text
+
+    for entry, _ in decisions:
+        validate_entry(entry)
+    path = context_path(config)
+    with locked(path):
+        text = read_text(path) if path.exists() else skeleton(config.docs_url)
+        doc = _parse(text, path)
+        for entry, excluded in decisions:
+            doc = _upsert(doc, entry, EXCLUDED if excluded else LOADED, path)
+        new_text = "".join(doc.lines)
+        if new_text != text or not path.exists():
+            atomic_write(path, new_text)
 
 
 def record(config: Config, entry: LedgerEntry, *, excluded: bool) -> None:
     """Add or replace the row for `entry.target` (moving it between sections if needed)."""
-    from decp.fsio import atomic_write, locked, read_text
-
-    validate_entry(entry)
-    path = context_path(config)
-    with locked(path):
-        text = read_text(path) if path.exists() else skeleton(config.docs_url)
-        doc = _parse(text, path)
-        _upsert(doc, entry, EXCLUDED if excluded else LOADED)
-        new_text = "".join(doc.lines)
-        _parse(new_text, path)  # never write a file we could not read back
-        atomic_write(path, new_text)
+    _apply(config, [(entry, excluded)])
 
 
-def record_many(config: Config, entries: list[tuple[LedgerEntry, bool]]) -> None:
+def record_many(config: Config, decisions: list[tuple[LedgerEntry, bool]]) -> None:
     """Record several (entry, excluded) decisions in one locked, atomic write."""
-    from decp.fsio import atomic_write, locked, read_text
-
-    for entry, _ in entries:
-        validate_entry(entry)
-    if not entries:
-        return
-    path = context_path(config)
-    with locked(path):
-        text = read_text(path) if path.exists() else skeleton(config.docs_url)
-        doc = _parse(text, path)
-        for entry, excluded in entries:
-            _upsert(doc, entry, EXCLUDED if excluded else LOADED)
-        new_text = "".join(doc.lines)
-        _parse(new_text, path)
-        atomic_write(path, new_text)
+    if decisions:
+        _apply(config, decisions)
 
 
 def remove(config: Config, target: str) -> bool:
@@ -432,11 +411,10 @@ def remove(config: Config, target: str) -> bool:
     if not path.exists():
         return False
     with locked(path):
-        doc = _parse(read_text(path), path)
-        if not _drop_row(doc, target):
-            return False
-        atomic_write(path, "".join(doc.lines))
-    return True
+        doc, dropped = _drop_row(_parse(read_text(path), path), target, path)
+        if dropped:
+            atomic_write(path, "".join(doc.lines))
+    return dropped
 
 
 # --- budget status -----------------------------------------------------------
