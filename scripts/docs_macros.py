@@ -36,8 +36,12 @@ def _load_copier_yml() -> dict[str, Any]:
 @cache
 def _stamped_repo() -> Path:
     """One `copier copy --defaults` of this template for the whole build."""
-    from copier import run_copy
+    import warnings
 
+    from copier import run_copy
+    from copier.errors import DirtyLocalWarning
+
+    warnings.simplefilter("ignore", DirtyLocalWarning)
     dest = Path(tempfile.mkdtemp(prefix="decp-docs-"))
     atexit.register(shutil.rmtree, dest, True)
     run_copy(str(ROOT), dest, defaults=True, quiet=True, vcs_ref="HEAD", unsafe=False)
