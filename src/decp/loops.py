@@ -22,7 +22,7 @@ from __future__ import annotations
 import copy
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -705,3 +705,75 @@ def edit_loops(config: Config) -> Iterator[LoopBook]:
         text = book.render()
         if text != book.original_text:
             atomic_write(path, text)
+
+
+# ---------------------------------------------------------------- review
+
+REVIEW_PROMPT = "[a]pprove, [e]dit, [r]eject, [s]kip, [q]uit? "
+
+
+def review_loops(
+    config: Config, ask: Callable[[str], str], say: Callable[[str], None]
+) -> dict[str, list[str]]:
+    """Walk the proposed loops with the user; each answer is written at once.
+
+    The lock is taken per answer, not while waiting for the user, so an agent
+    can keep proposing while the user reviews.
+    """
+    summary: dict[str, list[str]] = {"approved": [], "rejected": [], "edited": [], "skipped": []}
+    pending = [loop.id for loop in read_loops(config).select(("proposed",))]
+    if not pending:
+        say("No proposed loops to review.")
+        return summary
+    say(f"{len(pending)} proposed loop(s).")
+    try:
+        for loop_id in pending:
+            if not _review_one(config, loop_id, ask, say, summary):
+                break
+    except EOFError:
+        say("")
+    return {key: ids for key, ids in summary.items() if ids}
+
+
+def _review_one(
+    config: Config,
+    loop_id: str,
+    ask: Callable[[str], str],
+    say: Callable[[str], None],
+    summary: dict[str, list[str]],
+) -> bool:
+    """Review one loop; False means the user quit."""
+    while True:
+        loop = read_loops(config).get(loop_id)
+        if loop.status != "proposed":
+            return True  # someone else decided meanwhile
+        say("")
+        say(render_block(loop).rstrip("\n"))
+        answer = ask(REVIEW_PROMPT).strip().lower()[:1]
+        if answer == "a":
+            with edit_loops(config) as book:
+                transition(book.get(loop_id), "open")
+            summary["approved"].append(loop_id)
+            return True
+        if answer == "r":
+            why = ask("Why not (optional)? ").strip()
+            with edit_loops(config) as book:
+                transition(book.get(loop_id), "rejected", outcome=why or None)
+            summary["rejected"].append(loop_id)
+            return True
+        if answer == "e":
+            title = ask(f"Title [{loop.title}]: ").strip()
+            body = ask("Body (one line, empty keeps it): ").strip()
+            if title or body:
+                with edit_loops(config) as book:
+                    target = book.get(loop_id)
+                    target.title = title or target.title
+                    target.body = body or target.body
+                summary["edited"].append(loop_id)
+            continue
+        if answer == "s" or answer == "":
+            summary["skipped"].append(loop_id)
+            return True
+        if answer == "q":
+            return False
+        say("Answer a, e, r, s or q.")

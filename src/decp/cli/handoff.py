@@ -1,0 +1,258 @@
+"""`decp loop|decision|state|session`, `decp resume` and `decp pr`: the session-handoff commands.
+
+Thin layer: parse flags, call decp.loops / state / session / resume / pr, print.
+Ids go to stdout alone (so `id=$(decp loop propose …)` works); chatter goes to stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from decp.cli._common import emit_json, err, print_plain
+
+JSON_HELP = "Print machine-readable JSON."
+
+
+def _note(text: str) -> None:
+    err.print(text, markup=False)
+
+
+def _config():
+    from decp.config import load_config
+
+    return load_config()
+
+
+def _statuses(values: list[str]) -> tuple[str, ...] | None:
+    from decp.errors import UsageError
+    from decp.loops import ACTIVE_STATUSES, STATUSES
+
+    wanted: list[str] = []
+    for value in values or ["active"]:
+        for part in value.split(","):
+            part = part.strip().lower()
+            if part == "all":
+                return None
+            if part == "active":
+                wanted.extend(ACTIVE_STATUSES)
+            elif part in STATUSES:
+                wanted.append(part)
+            elif part:
+                raise UsageError(
+                    f"unknown status {part!r}.",
+                    fix=f"use one of: {', '.join(STATUSES)}, active, all.",
+                )
+    return tuple(dict.fromkeys(wanted))
+
+
+# ---------------------------------------------------------------- loop
+
+loop_app = typer.Typer(
+    help="Open questions, hypotheses and deferred decisions (.project/LOOPS.md).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+def _create(
+    title: str,
+    status: str,
+    body: str,
+    context: str,
+    source: str,
+    tags: list[str],
+    print_only: bool,
+    as_json: bool,
+) -> None:
+    from decp.loops import edit_loops, read_loops, render_block
+
+    config = _config()
+    if print_only:
+        book = read_loops(config)
+        loop = book.new_loop(
+            title, status=status, body=body, context=context, source=source, tags=tags
+        )
+        if as_json:
+            emit_json(loop.to_dict())
+        else:
+            print_plain(render_block(loop))
+            _note(f"Not written. Paste the block into {book.path} (after the last loop).")
+        return
+    with edit_loops(config) as book:
+        loop = book.new_loop(
+            title, status=status, body=body, context=context, source=source, tags=tags
+        )
+    if as_json:
+        emit_json(loop.to_dict())
+        return
+    print_plain(loop.id)
+    if status == "proposed":
+        _note(
+            f"{loop.id} proposed: {loop.title} — ask the user: "
+            f"`decp loop approve {loop.id}` or `decp loop reject {loop.id} --why …`."
+        )
+    else:
+        _note(f"{loop.id} {status}: {loop.title}")
+
+
+@loop_app.command("propose")
+def loop_propose(
+    title: str = typer.Argument(..., help="Short title: the question in a few words."),
+    body: str = typer.Option("", "--body", help="The question itself, in full."),
+    context: str = typer.Option("", "--context", help="What we were doing when it came up."),
+    source: str = typer.Option("", "--source", help="FILE:LINE or a dbt model name."),
+    tag: list[str] = typer.Option([], "--tag", help="A tag (repeat for more)."),  # noqa: B008
+    print_only: bool = typer.Option(
+        False, "--print", help="Print a pasteable block with the next id; write nothing."
+    ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Agent: capture a loop as `proposed`; the user approves or rejects it."""
+    _create(title, "proposed", body, context, source, tag, print_only, as_json)
+
+
+@loop_app.command("add")
+def loop_add(
+    title: str = typer.Argument(..., help="Short title."),
+    body: str = typer.Option("", "--body", help="The question itself, in full."),
+    context: str = typer.Option("", "--context", help="What we were doing when it came up."),
+    source: str = typer.Option("", "--source", help="FILE:LINE or a dbt model name."),
+    tag: list[str] = typer.Option([], "--tag", help="A tag (repeat for more)."),  # noqa: B008
+    print_only: bool = typer.Option(
+        False, "--print", help="Print a pasteable block with the next id; write nothing."
+    ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """User: capture a loop straight to `open`."""
+    _create(title, "open", body, context, source, tag, print_only, as_json)
+
+
+def _move(ids: list[str], status: str, outcome: str | None, as_json: bool) -> None:
+    from decp.loops import edit_loops, transition
+
+    config = _config()
+    with edit_loops(config) as book:
+        moved = []
+        for loop_id in ids:
+            loop = book.get(loop_id)
+            transition(loop, status, outcome=outcome)
+            moved.append(loop)
+    if as_json:
+        emit_json([loop.to_dict() for loop in moved])
+        return
+    for loop in moved:
+        print_plain(f"{loop.id} ({loop.status}) {loop.title}")
+
+
+@loop_app.command("approve")
+def loop_approve(
+    ids: list[str] = typer.Argument(..., help="Loop ids (LOOP-007 or 7)."),  # noqa: B008
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """proposed → open (all or nothing)."""
+    _move(ids, "open", None, as_json)
+
+
+@loop_app.command("reject")
+def loop_reject(
+    ids: list[str] = typer.Argument(..., help="Loop ids."),  # noqa: B008
+    why: str = typer.Option("", "--why", help="Why not: kept as the outcome."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """→ rejected, keeping the why as its outcome."""
+    _move(ids, "rejected", why or None, as_json)
+
+
+@loop_app.command("start")
+def loop_start(
+    loop_id: str = typer.Argument(..., metavar="ID"),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """open → clarifying (someone is working on it)."""
+    _move([loop_id], "clarifying", None, as_json)
+
+
+@loop_app.command("close")
+def loop_close(
+    loop_id: str = typer.Argument(..., metavar="ID"),
+    outcome: str = typer.Option(..., "--outcome", help="The answer or what was decided."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """open/clarifying → closed, with its outcome."""
+    from decp.errors import UsageError
+
+    if not outcome.strip():
+        raise UsageError("--outcome is empty.", fix='say what was found, e.g. --outcome "safe: …"')
+    _move([loop_id], "closed", outcome, as_json)
+
+
+@loop_app.command("reopen")
+def loop_reopen(
+    loop_id: str = typer.Argument(..., metavar="ID"),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """closed/rejected → open (the old outcome stays until the next close)."""
+    _move([loop_id], "open", None, as_json)
+
+
+@loop_app.command("list")
+def loop_list(
+    status: list[str] = typer.Option(  # noqa: B008
+        [], "--status", help="proposed, open, clarifying, closed, rejected, active (default), all."
+    ),
+    tag: str = typer.Option("", "--tag", help="Only loops with this tag."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """List loops, one `LOOP-NNN (status) title` line each."""
+    from decp.loops import read_loops
+
+    loops = read_loops(_config()).select(_statuses(status), tag or None)
+    if as_json:
+        emit_json([loop.to_dict() for loop in loops])
+        return
+    for loop in loops:
+        tags = f"  #{' #'.join(loop.tags)}" if loop.tags else ""
+        print_plain(f"{loop.id} ({loop.status}) {loop.title}{tags}")
+
+
+@loop_app.command("show")
+def loop_show(
+    loop_id: str = typer.Argument(..., metavar="ID"),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Show one loop as the exact block LOOPS.md holds (pasteable)."""
+    from decp.loops import read_loops, render_block
+
+    loop = read_loops(_config()).get(loop_id)
+    if as_json:
+        emit_json(loop.to_dict())
+    else:
+        print_plain(render_block(loop))
+
+
+@loop_app.command("review")
+def loop_review() -> None:
+    """User, in a terminal: approve, edit, reject or skip each proposed loop."""
+    from decp.errors import UsageError
+    from decp.loops import review_loops
+
+    if not (sys.stdin.isatty() and sys.stdout.isatty()):
+        raise UsageError(
+            "`decp loop review` is interactive and needs a terminal (no TTY here).",
+            fix="run it yourself in a terminal, or use `decp loop approve ID…` / "
+            "`decp loop reject ID… --why …` (`decp loop list --status proposed` shows ids).",
+        )
+
+    def ask(prompt: str) -> str:
+        return input(prompt)
+
+    summary = review_loops(_config(), ask, print_plain)
+    print_plain(
+        " · ".join(f"{action}: {len(ids)}" for action, ids in summary.items()) or "Nothing to do."
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(loop_app, name="loop")
