@@ -254,5 +254,108 @@ def loop_review() -> None:
     )
 
 
+# ---------------------------------------------------------------- state and decisions
+
+state_app = typer.Typer(
+    help="Goal, task, last/next action, blockers (.project/STATE.md, token-capped).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+decision_app = typer.Typer(
+    help="Decisions with their why (DECISION-NNN in .project/STATE.md).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+def _state_size(config, text: str) -> dict[str, object]:
+    from decp.tokens import get_counter
+
+    counter = get_counter(config.budget.encoding)
+    return {
+        "tokens": counter.count(text),
+        "cap": config.budget.state_cap,
+        "encoding": counter.label,
+    }
+
+
+@state_app.command("show")
+def state_show(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """Show STATE.md's fields and decisions, and its size against the cap."""
+    from decp.state import STATE_KEYS, read_state
+
+    config = _config()
+    doc = read_state(config)
+    size = _state_size(config, doc.render())
+    if as_json:
+        emit_json({**doc.to_dict(), **size})
+        return
+    for key in STATE_KEYS:
+        value = doc.fields.get(key, "").replace("\n", "\n  ")
+        print_plain(f"{key}: {value}".rstrip())
+    for decision in doc.decisions:
+        print_plain(decision.line()[2:])
+    _note(f"STATE.md: {size['tokens']}/{size['cap']} tokens ({size['encoding']})")
+
+
+@state_app.command("set")
+def state_set(
+    key: str = typer.Argument(
+        ..., help="goal, task (or phase), last_action (last), next_action (next), blockers."
+    ),
+    value: str = typer.Argument(..., help='The new value ("" clears it).'),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Set one STATE.md field (fails, writing nothing, past the token cap)."""
+    from decp.state import canonical_key, set_field
+
+    config = _config()
+    doc = set_field(config, key, value)
+    size = _state_size(config, doc.render())
+    if as_json:
+        emit_json({**doc.to_dict(), **size})
+        return
+    canonical = canonical_key(key)
+    print_plain(f"{canonical}: {doc.fields[canonical]}".rstrip())
+    _note(f"STATE.md: {size['tokens']}/{size['cap']} tokens ({size['encoding']})")
+
+
+@decision_app.command("add")
+def decision_add(
+    what: str = typer.Argument(..., help="What was decided, in one line."),
+    why: str = typer.Option(..., "--why", help="Why: the reason that settles it."),
+    loop: str = typer.Option("", "--loop", help="Close this loop with the decision as outcome."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Record DECISION-NNN with its why; with --loop, also close that loop (both or neither)."""
+    from decp.loops import read_loops
+    from decp.state import add_decision
+
+    config = _config()
+    decision = add_decision(config, what, why, loop or None)
+    closed = read_loops(config).get(decision.loop) if decision.loop else None
+    if as_json:
+        emit_json({**decision.to_dict(), "closed_loop": closed.to_dict() if closed else None})
+        return
+    print_plain(decision.id)
+    if closed:
+        _note(f"{closed.id} closed: {closed.outcome}")
+
+
+@decision_app.command("list")
+def decision_list(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
+    """Decisions still in STATE.md (older ones live in .project/sessions/)."""
+    from decp.state import read_state
+
+    decisions = read_state(_config()).decisions
+    if as_json:
+        emit_json([d.to_dict() for d in decisions])
+        return
+    for decision in decisions:
+        print_plain(decision.line()[2:])
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(loop_app, name="loop")
+    app.add_typer(decision_app, name="decision")
+    app.add_typer(state_app, name="state")
