@@ -613,21 +613,20 @@ def build_scope(
         )
 
     # Estimate each level: its framing rendered without contents + the files' own counts.
-    draft = [LevelCost(lvl, by_level[lvl], 0, 0, "") for lvl in range(MAX_LEVEL + 1)]
-    costs: list[LevelCost] = []
-    for lvl in range(MAX_LEVEL + 1):
-        parts = parts_for(lvl, draft, [])
-        frame = counter.count(render_pack(parts, budget, with_contents=False))
-        tokens = frame + sum(c.tokens for c in parts.files)
-        costs.append(
-            LevelCost(
-                lvl,
-                by_level[lvl],
-                len(parts.files),
-                tokens,
-                _command(targets, max(budget, tokens), lvl),
-            )
-        )
+    # Two passes: the level table inside each pack quotes the other levels' costs.
+    costs = [
+        LevelCost(lvl, by_level[lvl], 0, 0, _command(targets, budget, lvl))
+        for lvl in range(MAX_LEVEL + 1)
+    ]
+    for _ in range(2):
+        estimates = []
+        for lvl in range(MAX_LEVEL + 1):
+            parts = parts_for(lvl, costs, [])
+            frame = counter.count(render_pack(parts, budget, with_contents=False))
+            tokens = frame + sum(c.tokens for c in parts.files)
+            command = _command(targets, max(budget, tokens), lvl)
+            estimates.append(LevelCost(lvl, by_level[lvl], len(parts.files), tokens, command))
+        costs = estimates
 
     if level is not None and costs[level].tokens > budget:
         raise UsageError(
