@@ -1,0 +1,167 @@
+"""Everything about a selection that does not depend on the budget, computed once.
+
+Which nodes are focal, how far every other node is from them, how connected it
+is, how it is displayed, and in which order nodes earn a named line: focal
+first, then distance-1 neighbours, then by distance and by fan-in plus fan-out.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from decp.dbt.graph import TEST, Graph
+from decp.dbt.manifest import Node
+from decp.dbt.select import Selection
+
+UNREACHED = 1_000_000
+
+
+@dataclass
+class Analysis:
+    graph: Graph
+    lineage: list[str]  # non-test nodes of the selection
+    focal: list[str]
+    distance: dict[str, int]
+    degree: dict[str, int]
+    order: list[str]  # priority for a named line
+    core: list[str]  # focal + distance-1, in priority order
+    names: dict[str, str]  # display names, unique within the selection
+    edges: int
+    kinds: Counter[str]
+    upstream_outside: int  # edges entering the selection from unselected parents
+    downstream_outside: int  # edges leaving it to unselected non-test children
+    selected_tests: int
+    topo: dict[str, int]  # upstream-first position, for display
+    members: frozenset[str] = field(default_factory=frozenset)
+    parents: dict[str, list[str]] = field(default_factory=dict)  # within the selection
+    children: dict[str, list[str]] = field(default_factory=dict)
+    key_chains: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+
+    def node(self, uid: str) -> Node:
+        return self.graph.nodes[uid]
+
+    def parents_in(self, uid: str) -> list[str]:
+        return self.parents[uid]
+
+    def children_in(self, uid: str) -> list[str]:
+        return self.children[uid]
+
+
+def key_chain(node: Node) -> tuple[tuple[str, ...], ...]:
+    from decp.dbt.groups import key_chain as chain
+
+    return chain(node)
+
+
+def display_name(node: Node) -> str:
+    if node.kind == "source" and node.source_name:
+        return f"{node.source_name}.{node.name}"
+    return node.name
+
+
+def analyse(graph: Graph, selection: Selection) -> Analysis:
+    lineage = selection.lineage(graph)
+    members = frozenset(lineage)
+    focal = [u for u in lineage if u in selection.roots]
+    if not focal:
+        # Only tests were matched (e.g. test_name:...): focus on what they test.
+        tested = {graph.nodes[u].attached for u in selection.roots}
+        focal = [u for u in lineage if u in tested] or list(lineage)
+    parents = {u: [p for p in graph.parents_of(u) if p in members] for u in lineage}
+    children: dict[str, list[str]] = {u: [] for u in lineage}
+    for uid, ps in parents.items():
+        for p in ps:
+            children[p].append(uid)
+    degree = {u: len(parents[u]) + len(children[u]) for u in lineage}
+    distance = _distances(focal, parents, children)
+    names = _unique_names(graph, lineage)
+    order = sorted(lineage, key=lambda u: (distance[u], -degree[u], names[u]))
+    core = [u for u in order if distance[u] <= 1]
+    up_out = sum(1 for u in lineage for p in graph.parents_of(u) if p not in members)
+    down_out = sum(
+        1
+        for u in lineage
+        for c in graph.children_of(u)
+        if c not in members and graph.nodes[c].kind != TEST
+    )
+    return Analysis(
+        graph=graph,
+        lineage=lineage,
+        focal=sorted(focal, key=lambda u: (-degree[u], names[u])),
+        distance=distance,
+        degree=degree,
+        order=order,
+        core=core,
+        names=names,
+        edges=sum(len(ps) for ps in parents.values()),
+        kinds=Counter(graph.nodes[u].kind for u in lineage),
+        upstream_outside=up_out,
+        downstream_outside=down_out,
+        selected_tests=len(selection.uids) - len(lineage),
+        topo=_topological(lineage, parents, children, names),
+        members=members,
+        parents=parents,
+        children=children,
+        key_chains={u: key_chain(graph.nodes[u]) for u in lineage},
+    )
+
+
+def _distances(
+    focal: list[str], parents: dict[str, list[str]], children: dict[str, list[str]]
+) -> dict[str, int]:
+    """Hops from the nearest focal node, walking edges both ways (breadth first)."""
+    distance = dict.fromkeys(parents, UNREACHED)
+    frontier = list(focal)
+    for uid in frontier:
+        distance[uid] = 0
+    hops = 0
+    while frontier:
+        hops += 1
+        nxt = []
+        for uid in frontier:
+            for other in (*parents[uid], *children[uid]):
+                if distance[other] == UNREACHED:
+                    distance[other] = hops
+                    nxt.append(other)
+        frontier = nxt
+    return distance
+
+
+def _unique_names(graph: Graph, lineage: list[str]) -> dict[str, str]:
+    """Short names; a name shared by two selected nodes gets its package (then uid) prefix."""
+    base = {u: display_name(graph.nodes[u]) for u in lineage}
+    clashes = Counter(base.values())
+    out = {}
+    for uid, name in base.items():
+        if clashes[name] > 1:
+            node = graph.nodes[uid]
+            name = f"{node.package}.{name}" if node.kind != "source" else f"source:{name}"
+        out[uid] = name
+    again = Counter(out.values())
+    return {u: (uid_name if again[uid_name] == 1 else u) for u, uid_name in out.items()}
+
+
+def _topological(
+    lineage: list[str],
+    parents: dict[str, list[str]],
+    children: dict[str, list[str]],
+    names: dict[str, str],
+) -> dict[str, int]:
+    """Upstream-first positions (Kahn's algorithm, ties by name); cycles go last."""
+    import heapq
+
+    waiting = {u: len(parents[u]) for u in lineage}
+    ready = [(names[u], u) for u in lineage if waiting[u] == 0]
+    heapq.heapify(ready)
+    out: dict[str, int] = {}
+    while ready:
+        _, uid = heapq.heappop(ready)
+        out[uid] = len(out)
+        for child in children[uid]:
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                heapq.heappush(ready, (names[child], child))
+    for uid in sorted(set(lineage) - out.keys(), key=names.__getitem__):
+        out[uid] = len(out)
+    return out

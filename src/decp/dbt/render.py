@@ -1,0 +1,316 @@
+"""Turn a planned pack into Markdown (default), JSON, and a Mermaid diagram.
+
+Markdown is written for an agent's context: the numbers first (accounting,
+cost, levels), then the named lineage grouped by folder so a folder is spelt
+once, then details, then the collapsed groups with the command that expands
+each. JSON carries the same content for tools.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from decp.dbt.pack import Pack
+
+SCHEMA = "decp-dbt-pack/1"
+_MERMAID_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MERMAID_RESERVED = {
+    "end",
+    "graph",
+    "subgraph",
+    "style",
+    "class",
+    "click",
+    "linkstyle",
+    "flowchart",
+}
+_MAX_EDGE_REFS = 3
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _kinds(counts: dict[str, int]) -> str:
+    return ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+
+
+def _refs(counter: dict[str, int], pack: Pack) -> str:
+    items = sorted(counter.items(), key=lambda kv: -kv[1])
+    shown = [f"{pack.ref(k)} ×{n}" for k, n in items[:_MAX_EDGE_REFS]]
+    if len(items) > _MAX_EDGE_REFS:
+        shown.append(f"+{len(items) - _MAX_EDGE_REFS} more")
+    return ", ".join(shown)
+
+
+def _tag(pack: Pack, uid: str) -> str:
+    node = pack.analysis.node(uid)
+    what = node.materialized if node.kind == "model" and node.materialized else node.kind
+    if node.kind == "exposure" and node.materialized:
+        what = f"exposure {node.materialized}"
+    return f"{what}, focal" if uid in pack.focal_set else what
+
+
+def _parents_text(pack: Pack, uid: str) -> str:
+    named, grouped = pack.parents_split(uid)
+    refs = [pack.analysis.names[p] for p in named]
+    refs += [f"{gid} ×{n}" if n > 1 else gid for gid, n in grouped.items()]
+    return ", ".join(refs)
+
+
+def _test_text(pack: Pack, test_uid: str, owner: str) -> str:
+    test = pack.analysis.node(test_uid)
+    if not test.test_name:
+        return test.name
+    label = f"{test.test_name}({test.column})" if test.column else test.test_name
+    others = [p for p in test.parents if p != owner]
+    if others:
+        other = pack.analysis.names.get(others[0]) or pack.analysis.node(others[0]).name
+        label += f" → {other}"
+    return label
+
+
+# --- markdown --------------------------------------------------------------------
+
+
+def markdown(pack: Pack) -> str:
+    return "\n".join(markdown_lines(pack)) + "\n"
+
+
+def markdown_lines(pack: Pack) -> list[str]:
+    """The Markdown pack as lines (a fenced block may be one multi-line item)."""
+    a = pack.analysis
+    lines = [f"# dbt scope `{pack.select}`" + (f" minus `{pack.exclude}`" if pack.exclude else "")]
+    lines.append("")
+    focal = ", ".join(a.names[u] for u in a.focal[:5])
+    if len(a.focal) > 5:
+        focal += f" +{len(a.focal) - 5} more"
+    lines.append(
+        f"- selection: {len(a.lineage)} nodes ({_kinds(a.kinds)}), {a.edges} edges, "
+        f"{a.selected_tests} tests; focal: {focal}"
+    )
+    lines.append(
+        f"- accounting: {len(pack.named)} named + {pack.collapsed_count} collapsed in "
+        f"{len(pack.groups)} groups = {len(a.lineage)} of {len(a.lineage)} (100%)"
+    )
+    costs = ", ".join(f"L{lv} ≈{n:,}" for lv, n in sorted(pack.level_costs.items()))
+    lines.append(
+        f"- pack: level {pack.level}, {pack.tokens:,} of {pack.budget:,} tokens "
+        f"({pack.encoding}); whole selection at each level: {costs}"
+    )
+    if a.upstream_outside or a.downstream_outside:
+        lines.append(
+            f"- edges to unselected nodes (not shown): {a.upstream_outside} from parents, "
+            f"{a.downstream_outside} to children"
+        )
+    lines += ["", "## Lineage map", ""]
+    if pack.named:
+        lines.append("`name (materialization) <- parents`, upstream first; gN = collapsed group.")
+        for folder, uids in pack.named_by_folder():
+            lines += ["", f"{folder}:"]
+            for uid in uids:
+                parents = _parents_text(pack, uid)
+                arrow = f" <- {parents}" if parents else ""
+                lines.append(f"- {a.names[uid]} ({_tag(pack, uid)}){arrow}")
+    else:
+        lines.append("No node fits by name at this budget; every node is in a group below.")
+    if pack.mermaid:
+        lines += ["", mermaid(pack)]
+    if pack.details:
+        lines += ["", f"## Details (level {pack.level})"]
+        for uid in pack.details:
+            lines += ["", *detail_markdown(pack, uid)]
+    if pack.groups:
+        lines += ["", "## Collapsed groups", ""]
+        lines.append(
+            "Counted, not named. Each expand command re-scopes the selection to that group."
+        )
+        for group in pack.groups:
+            lines.append("")
+            edges = [f"{_kinds(group.kinds)}"]
+            if group.edges_in:
+                edges.append(f"from {_refs(group.edges_in, pack)}")
+            if group.edges_out:
+                edges.append(f"to {_refs(group.edges_out, pack)}")
+            if group.internal:
+                edges.append(f"{group.internal} internal edges")
+            lines.append(f"- {group.gid} {group.label}: {len(group.members)} ({'; '.join(edges)})")
+            lines.append(f"  expand: `{pack.commands.expand(group.selector)}`")
+    if pack.omitted:
+        lines += ["", "## Not included", ""]
+        lines.append(
+            f"- level-{pack.level} details for {len(pack.omitted)} of {len(a.core)} focal and "
+            f"neighbour nodes ({', '.join(a.names[u] for u in pack.omitted[:4])}"
+            + (", …" if len(pack.omitted) > 4 else "")
+            + f"): `{pack.omitted_command}`"
+        )
+    return lines
+
+
+def detail_markdown(pack: Pack, uid: str) -> list[str]:
+    a = pack.analysis
+    node = a.node(uid)
+    out = [f"### {a.names[uid]}", ""]
+    where = node.path or node.uid
+    out.append(f"{node.kind} `{where}`" + (f", tags: {', '.join(node.tags)}" if node.tags else ""))
+    if node.description:
+        out.append(one_line(node.description))
+    if node.columns:
+        out.append("")
+        out.append(f"columns ({len(node.columns)}):")
+        for name, dtype, desc in node.columns:
+            typed = f" {dtype}" if dtype else ""
+            text = f": {one_line(desc)}" if desc else ""
+            out.append(f"- {name}{typed}{text}")
+    tests = pack.tests.get(uid, [])
+    if tests:
+        out.append("")
+        out.append("tests: " + ", ".join(_test_text(pack, t, uid) for t in tests))
+    if pack.level >= 2:
+        sql = a.graph.code(uid).strip()
+        if sql:
+            out += ["", "```sql", sql, "```"]
+    return out
+
+
+# --- mermaid ---------------------------------------------------------------------
+
+
+def mermaid(pack: Pack) -> str:
+    a = pack.analysis
+    ids: dict[str, str] = {}
+    for i, uid in enumerate(pack.named, 1):
+        name = a.names[uid]
+        ok = _MERMAID_ID.match(name) and name.lower() not in _MERMAID_RESERVED
+        ids[uid] = name if ok else f"n{i}"
+    lines = ["```mermaid", "graph LR"]
+    for uid in pack.named:
+        if ids[uid] != a.names[uid]:
+            lines.append(f'  {ids[uid]}["{a.names[uid]}"]')
+    for group in pack.groups:
+        lines.append(f'  {group.gid}[["{group.gid} {group.label} ({len(group.members)})"]]')
+    for uid in pack.named:
+        named, grouped = pack.parents_split(uid)
+        for parent in named:
+            lines.append(f"  {ids[parent]} --> {ids[uid]}")
+        for gid in grouped:
+            lines.append(f"  {gid} --> {ids[uid]}")
+    for group in pack.groups:
+        for target in group.edges_out:
+            if target in ids:
+                continue  # already drawn from the named node's side
+            lines.append(f"  {group.gid} --> {target}")
+    lines.append("```")
+    return "\n".join(lines)
+
+
+# --- json ------------------------------------------------------------------------
+
+
+def to_data(pack: Pack) -> dict[str, Any]:
+    a = pack.analysis
+    named = []
+    for uid in pack.named:
+        node = a.node(uid)
+        parents, grouped = pack.parents_split(uid)
+        item: dict[str, Any] = {
+            "name": a.names[uid],
+            "uid": uid,
+            "kind": node.kind,
+            "materialized": node.materialized,
+            "folder": pack.folder(uid),
+            "distance": a.distance[uid],
+            "parents": [a.names[p] for p in parents] + [f"{g} ×{n}" for g, n in grouped.items()],
+        }
+        if uid in pack.focal_set:
+            item["focal"] = True
+        if uid in pack.details_set:
+            item["description"] = one_line(node.description)
+            item["columns"] = [list(c) for c in node.columns]
+            item["tests"] = [_test_text(pack, t, uid) for t in pack.tests.get(uid, [])]
+            if pack.level >= 2:
+                item["sql"] = a.graph.code(uid).strip()
+        named.append(item)
+    return {
+        "schema": SCHEMA,
+        "select": pack.select,
+        "exclude": pack.exclude,
+        "manifest": {"path": pack.manifest, **a.graph.meta},
+        "level": pack.level,
+        "budget": pack.budget,
+        "tokens": pack.tokens,
+        "encoding": pack.encoding,
+        "levels": {str(k): v for k, v in sorted(pack.level_costs.items())},
+        "selection": {
+            "nodes": len(a.lineage),
+            "edges": a.edges,
+            "kinds": dict(a.kinds),
+            "tests": a.selected_tests,
+            "focal": [a.names[u] for u in a.focal],
+            "outside_edges": {"parents": a.upstream_outside, "children": a.downstream_outside},
+        },
+        "accounting": {
+            "total": len(a.lineage),
+            "named": len(pack.named),
+            "collapsed": pack.collapsed_count,
+            "groups": len(pack.groups),
+            "percent": 100.0,
+        },
+        "named": named,
+        "groups": [
+            {
+                "id": g.gid,
+                "label": g.label,
+                "selector": g.selector,
+                "count": len(g.members),
+                "kinds": dict(g.kinds),
+                "in": {pack.ref(k): v for k, v in g.edges_in.items()},
+                "out": {pack.ref(k): v for k, v in g.edges_out.items()},
+                "internal": g.internal,
+                "expand": pack.commands.expand(g.selector),
+            }
+            for g in pack.groups
+        ],
+        "omitted": {
+            "details": [a.names[u] for u in pack.omitted],
+            "expand": pack.omitted_command if pack.omitted else None,
+        },
+    }
+
+
+def _dump(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def json_chunks(pack: Pack) -> list[str]:
+    """Compact JSON split at list items, so fitting can count each item once."""
+    data = to_data(pack)
+    named, groups = data.pop("named"), data.pop("groups")
+    chunks = [_dump(data)[:-1] + ',"named":[']
+    chunks += [_dump(item) + "," for item in named]
+    chunks.append('],"groups":[')
+    chunks += [_dump(item) + "," for item in groups]
+    chunks.append("]}")
+    if named:
+        chunks[len(named)] = chunks[len(named)][:-1]
+    if groups:
+        chunks[-2] = chunks[-2][:-1]
+    return chunks
+
+
+def to_json(pack: Pack) -> str:
+    return "".join(json_chunks(pack)) + "\n"
+
+
+def chunks(pack: Pack) -> list[str]:
+    """The output in pieces whose token counts add up to (at least about) the whole."""
+    if pack.fmt == "json":
+        return json_chunks(pack)
+    return [line + "\n" for line in markdown_lines(pack)]
+
+
+def render(pack: Pack) -> str:
+    return to_json(pack) if pack.fmt == "json" else markdown(pack)
