@@ -355,7 +355,120 @@ def decision_list(as_json: bool = typer.Option(False, "--json", help=JSON_HELP))
         print_plain(decision.line()[2:])
 
 
+# ---------------------------------------------------------------- sessions
+
+session_app = typer.Typer(
+    help="Session start snapshot and end-of-session handoff summary (.project/sessions/).",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+@session_app.command("start")
+def session_start(
+    force: bool = typer.Option(False, "--force", help="Discard a running session's snapshot."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Record the start (time, git HEAD, loops, state) so the end can say what moved."""
+    from decp.session import start_session
+
+    snapshot = start_session(_config(), force=force)
+    if as_json:
+        emit_json(snapshot.to_dict())
+        return
+    print_plain(snapshot.started)
+    _note(
+        f"Session started ({len(snapshot.loops)} loops, HEAD {snapshot.head[:10] if snapshot.head else '-'}). "
+        'End it with `decp session end --done "…" --next "…"`.'
+    )
+
+
+@session_app.command("end")
+def session_end(
+    done: list[str] = typer.Option([], "--done", help="What was done (repeat per item)."),  # noqa: B008
+    next_step: list[str] = typer.Option(  # noqa: B008
+        [], "--next", help="An exact next step (repeat; the first becomes STATE's next_action)."
+    ),
+    verified: list[str] = typer.Option(  # noqa: B008
+        [], "--verified", help="How the work was checked, e.g. 'dbt build -s fct_orders+ passed'."
+    ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Write .project/sessions/<date>-<n>.md and move STATE's decisions into it."""
+    from decp.session import end_session
+
+    summary = end_session(_config(), done=done, next_steps=next_step, verified=verified)
+    if as_json:
+        emit_json(summary.to_dict())
+        return
+    print_plain(summary.path)
+    _note(
+        f"{len(summary.decisions)} decision(s) moved from STATE.md; loops: {len(summary.opened)} opened, "
+        f"{len(summary.closed)} closed, {len(summary.still_open)} still open, "
+        f"{len(summary.awaiting)} awaiting approval."
+    )
+
+
+# ---------------------------------------------------------------- resume and pr
+
+
+def resume(
+    copy: bool = typer.Option(False, "--copy", help="Also copy the pack to the clipboard."),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Print the resume pack a fresh agent reads first (states its tokens and staleness)."""
+    from decp.resume import CLIPBOARD_TOOLS, build_pack, copy_to_clipboard
+
+    pack = build_pack(_config())
+    if copy:
+        tool = copy_to_clipboard(pack.text)
+        if tool:
+            _note(f"Copied {pack.tokens} tokens to the clipboard ({tool}).")
+        else:
+            tried = ", ".join(c[0] for c in CLIPBOARD_TOOLS)
+            _note(f"No working clipboard tool found (tried {tried}); copy the text below by hand.")
+    if as_json:
+        emit_json(pack.to_dict())
+    else:
+        print_plain(pack.text)
+
+
+def pr(
+    since: str = typer.Option(
+        "", "--since", help="Base ref (default: merge-base with main/master, else session start)."
+    ),
+    out_file: str = typer.Option("", "--out", help="Write the Markdown to this file."),
+    verified: list[str] = typer.Option(  # noqa: B008
+        [],
+        "--verified",
+        help="How it was verified (repeat); added to the sessions' Verified items.",
+    ),
+    problem: str = typer.Option(
+        "", "--problem", help="Override the problem (default: STATE goal)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
+) -> None:
+    """Write the PR narrative: problem, decisions with why, diff stat, loops, verification."""
+    from pathlib import Path
+
+    from decp.fsio import atomic_write
+    from decp.pr import build_narrative
+
+    narrative = build_narrative(_config(), since=since or None, verified=verified, problem=problem)
+    if out_file:
+        target = Path(out_file)
+        atomic_write(target, narrative.markdown)
+        _note(f"Wrote {target} ({narrative.range.label}).")
+    if as_json:
+        emit_json(narrative.to_dict())
+    elif not out_file:
+        print_plain(narrative.markdown)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(loop_app, name="loop")
     app.add_typer(decision_app, name="decision")
     app.add_typer(state_app, name="state")
+    app.add_typer(session_app, name="session")
+    app.command("resume")(resume)
+    app.command("pr")(pr)

@@ -1,0 +1,105 @@
+"""Small, failure-tolerant git queries for staleness checks and PR narratives.
+
+Every function returns None (or an empty result) instead of raising when git
+is missing, the directory is not a repository, or a ref does not exist: decp
+works in repos without git, it just says less.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+MEMORY_DIR = ".project"  # decp's own files: not "what changed" in the code
+BASE_BRANCHES = ("main", "master", "origin/main", "origin/master")
+
+
+def git(root: Path, *args: str) -> str | None:
+    """Run git in `root`; stdout (stripped of the final newline) or None on any failure."""
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C", "GIT_PAGER": "cat"}
+    try:
+        proc = subprocess.run(
+            ["git", "-c", "core.quotepath=off", *args],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if proc.returncode != 0:
+        return None
+    return proc.stdout.rstrip("\n")
+
+
+def is_repo(root: Path) -> bool:
+    return git(root, "rev-parse", "--is-inside-work-tree") == "true"
+
+
+def head(root: Path) -> str | None:
+    """The current commit, or None (no repo, or no commit yet)."""
+    return git(root, "rev-parse", "--verify", "-q", "HEAD")
+
+
+def branch(root: Path) -> str | None:
+    name = git(root, "rev-parse", "--abbrev-ref", "HEAD")
+    return name if name and name != "HEAD" else None
+
+
+def resolve(root: Path, ref: str) -> str | None:
+    return git(root, "rev-parse", "--verify", "-q", f"{ref}^{{commit}}")
+
+
+def default_base(root: Path) -> tuple[str, str] | None:
+    """(sha, label) of the merge-base with main/master, when HEAD has moved past it."""
+    current = head(root)
+    if current is None:
+        return None
+    for name in BASE_BRANCHES:
+        if resolve(root, name) is None:
+            continue
+        base = git(root, "merge-base", "HEAD", name)
+        if base and base != current:
+            return base, f"merge-base with {name}"
+    return None
+
+
+def commits_between(root: Path, old: str, new: str = "HEAD") -> int | None:
+    count = git(root, "rev-list", "--count", f"{old}..{new}")
+    return int(count) if count and count.isdigit() else None
+
+
+def changed_files(root: Path, since: str) -> list[str] | None:
+    """Tracked files that differ between `since` and the working tree, minus .project/."""
+    out = git(root, "diff", "--name-only", since, "--", ".", f":(exclude){MEMORY_DIR}")
+    if out is None:
+        return None
+    return [line for line in out.splitlines() if line]
+
+
+def uncommitted_files(root: Path) -> list[str] | None:
+    """Tracked files modified but not committed (git status --porcelain), minus .project/."""
+    out = git(root, "status", "--porcelain", "--untracked-files=no")
+    if out is None:
+        return None
+    files = [line[3:] for line in out.splitlines() if len(line) > 3]
+    return [f for f in files if not f.startswith(MEMORY_DIR + "/")]
+
+
+def diff_stat(root: Path, since: str) -> str | None:
+    """`git diff --stat SINCE` (committed and uncommitted changes), minus .project/."""
+    return git(root, "diff", "--stat=100", since, "--", ".", f":(exclude){MEMORY_DIR}")
+
+
+def commit_time(root: Path, ref: str) -> datetime | None:
+    out = git(root, "show", "-s", "--format=%ct", ref)
+    if not out or not out.isdigit():
+        return None
+    return datetime.fromtimestamp(int(out), UTC)
+
+
+def short(sha: str | None) -> str:
+    return sha[:10] if sha else "-"
