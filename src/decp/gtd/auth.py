@@ -208,7 +208,9 @@ def run_auth_flow(
         ) from None
     redirect_uri = f"http://127.0.0.1:{server.server_address[1]}{CALLBACK_PATH}"
     url = authorize_url(oauth_url, client_id, redirect_uri, result.state)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+    )
     thread.start()
     try:
         say(f"Redirect URL (register it in your TickTick app): {redirect_uri}")

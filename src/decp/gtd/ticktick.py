@@ -12,12 +12,13 @@ import os
 import re
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
-from typing import Any
-
-import httpx
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
 from decp.errors import DecpError
+
+if TYPE_CHECKING:
+    import httpx
 
 DEFAULT_API_URL = "https://api.ticktick.com/open/v1"
 BASE_URL_ENV = "DECP_TICKTICK_BASE_URL"
@@ -130,6 +131,8 @@ class TickTickClient:
         self.read_only = read_only
         self.retry_base = default_retry_base() if retry_base is None else retry_base
         self._sleep = sleep
+        import httpx  # lazily: `decp gtd export --to todotxt` must not pay for it
+
         self._http = httpx.Client(timeout=timeout, headers={"Accept": "application/json"})
 
     def __repr__(self) -> str:
@@ -155,6 +158,8 @@ class TickTickClient:
         )
         if write and self.read_only:
             raise TickTickError(f"refusing {method} {path} during a dry run.")
+        import httpx
+
         url = f"{self.base_url}{path}"
         headers = {"Authorization": f"Bearer {self._token.reveal()}"}
         for attempt in range(MAX_ATTEMPTS):
@@ -246,24 +251,25 @@ class TickTickClient:
         self._request("POST", f"/project/{project_id}/task/{task_id}/complete")
 
     def completed_tasks(self, project_ids: list[str], since: datetime) -> list[dict[str, Any]]:
-        """Completed tasks in the lists since `since`; falls back to /task/filter (status 2)."""
+        """Completed tasks in the lists since `since`; falls back to /task/filter (status 2).
+
+        The window ends a day ahead: a completion stamped with milliseconds in
+        the current second must not fall just outside it.
+        """
         body = {
             "projectIds": project_ids,
             "startDate": format_date(since),
-            "endDate": format_date(datetime.now(UTC)),
+            "endDate": format_date(datetime.now(UTC) + timedelta(days=1)),
         }
         try:
             return self._request("POST", "/task/completed", body=body) or []
         except TickTickNotFound:
-            return self.filter_tasks(project_ids, [STATUS_COMPLETED], since=since)
+            # /task/filter's dates select by the task's own dates, not its
+            # completion, so the fallback asks by status alone.
+            return self.filter_tasks(project_ids, [STATUS_COMPLETED])
 
-    def filter_tasks(
-        self, project_ids: list[str], statuses: list[int], *, since: datetime | None = None
-    ) -> list[dict[str, Any]]:
-        body: dict[str, Any] = {"projectIds": project_ids, "status": statuses}
-        if since is not None:
-            body["startDate"] = format_date(since)
-            body["endDate"] = format_date(datetime.now(UTC))
+    def filter_tasks(self, project_ids: list[str], statuses: list[int]) -> list[dict[str, Any]]:
+        body = {"projectIds": project_ids, "status": statuses}
         return self._request("POST", "/task/filter", body=body) or []
 
 

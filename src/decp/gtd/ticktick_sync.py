@@ -60,6 +60,7 @@ NAME = "ticktick"
 LABEL = "TickTick"
 DEFAULT_LIST = "decp"
 STATES = {STATUS_OPEN: OPEN, 1: DONE, STATUS_COMPLETED: DONE, STATUS_ABANDONED: ABANDONED}
+STATUS_CODES = {OPEN: STATUS_OPEN, DONE: STATUS_COMPLETED, ABANDONED: STATUS_ABANDONED}
 
 
 def api_url(config: Config) -> str:
@@ -116,7 +117,10 @@ class TickTickAdapter:
         self.repo = repo
 
     def echo(self, loop: Loop) -> Fields:
-        return task_fields(render_task(loop, synced_fields(loop), self.repo, None))[1]
+        fields = synced_fields(loop)
+        task = render_task(loop, fields, self.repo, None)
+        task["status"] = STATUS_CODES[fields.state]
+        return task_fields(task)[1]
 
 
 def _differs(a: dict[str, Any], b: dict[str, Any]) -> bool:
