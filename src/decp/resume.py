@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from decp.config import Config
 
 PACK_CAP = 1000  # tokens; the pack drops loop lines (saying so) rather than grow past it
-TITLE_MAX = 64
+TITLE_MAX = 60
 STALE_AFTER_DAYS = 7
 CLIPBOARD_TOOLS: tuple[tuple[str, ...], ...] = (
     ("pbcopy",),
@@ -72,6 +72,10 @@ class ResumePack:
         }
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
 def _age(ended: datetime, now: datetime) -> str:
     seconds = max(0, int((now - ended).total_seconds()))
     if seconds < 3600:
@@ -88,7 +92,7 @@ def staleness(config: Config) -> Staleness:
     root = config.root
     in_repo = gitinfo.is_repo(root)
     if summary is None:
-        git_line = "git repo" if in_repo else "not a git repository"
+        git_line = "git repo" if in_repo else "not a git repo"
         return Staleness(None, None, None, git_line)
     ended = parse_time(summary.ended)
     age = _age(ended, now) if ended else None
@@ -97,15 +101,15 @@ def staleness(config: Config) -> Staleness:
         result.stale = True
         result.reasons.append(f"summary is {age} old")
     if not in_repo:
-        result.git = "not a git repository: staleness by age only"
+        result.git = "not a git repo (age only)"
         return result
     if not summary.head:
-        result.git = "summary recorded no commit: cannot diff"
+        result.git = "it recorded no commit"
         return result
     commits = gitinfo.commits_between(root, summary.head)
     changed = gitinfo.changed_files(root, summary.head)
     if commits is None or changed is None:
-        result.git = f"commit {summary.head[:10]} of the summary is unknown here"
+        result.git = f"its commit {summary.head[:10]} is unknown here"
         result.stale = True
         result.reasons.append("summary commit not found")
         return result
@@ -113,9 +117,11 @@ def staleness(config: Config) -> Staleness:
     if commits or changed:
         result.stale = True
         result.reasons.append(f"{commits} commit(s), {len(changed)} tracked file(s) changed since")
-        result.git = f"{commits} commit(s) and {len(changed)} tracked file(s) changed since it"
+        result.git = (
+            f"{_plural(commits, 'commit')}, {_plural(len(changed), 'tracked file')} changed since"
+        )
     else:
-        result.git = "no tracked file changed since it"
+        result.git = "no tracked file changed since"
     return result
 
 
@@ -146,14 +152,8 @@ def build_pack(config: Config) -> ResumePack:
     head = [f"# Resume pack: {config.name}"]
     head.append("Rules: read .project/PROTOCOL.md once per session.")
     if stale.last_session:
-        flag = (
-            "STALE: " + "; ".join(stale.reasons) + ". Ask the user what changed. "
-            if stale.stale
-            else ""
-        )
-        head.append(
-            f"{flag}Last session: {stale.last_session}, ended {stale.age} ago; git: {stale.git}."
-        )
+        flag = " STALE: ask the user what changed." if stale.stale else ""
+        head.append(f"Last session: {stale.last_session} ({stale.age} ago); {stale.git}.{flag}")
     else:
         head.append(f"No session summary yet (first session); {stale.git}.")
     if running:

@@ -264,8 +264,8 @@ def _loop_changes(
             was_done = before in DONE_STATUSES
         else:
             created, updated = parse_time(loop.created), parse_time(loop.updated)
-            is_new = baseline is None or (created is not None and created >= baseline)
-            was_done = not (baseline is None or (updated is not None and updated >= baseline))
+            is_new = baseline is None or (created is not None and created > baseline)
+            was_done = not (baseline is None or (updated is not None and updated > baseline))
         if is_new:
             opened.append(LoopLine.of(loop))
         if loop.status in DONE_STATUSES and not was_done:
