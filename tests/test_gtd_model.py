@@ -195,3 +195,12 @@ def test_broken_state_file_is_a_data_error_naming_the_fix(tmp_path: Path) -> Non
     path.write_text(json.dumps({"version": 99, "loops": {}}), encoding="utf-8")
     with pytest.raises(DataError):
         SyncState(path)
+
+
+def test_without_a_snapshot_completion_still_closes_an_open_loop() -> None:
+    local = f("A", "question")
+    merge = merge_import(local, f("A", "question", state=DONE), local, None)
+    assert merge.changed_local == ["state"] and merge.conflicts == []
+    closed = f("A", "question", state=DONE)
+    reopened = merge_import(closed, f("A", "question", state=OPEN), closed, None)
+    assert reopened.conflicts == ["state"]  # a reopen without history is not guessed

@@ -246,7 +246,10 @@ def merge_import(local: Fields, remote: Fields, echo: Fields, base: Base | None)
         if theirs == echoed:
             out.base[name] = [mine, theirs]  # both already agree
             continue
-        if before is not None and mine == before[0]:
+        # Without a snapshot a finished task still finishes an open loop: ticking
+        # it off is an explicit act and loses no text (the notes become the outcome).
+        finished = before is None and name == "state" and mine == OPEN
+        if (before is not None and mine == before[0]) or finished:
             new_local[name] = theirs
             out.changed_local.append(name)
             out.base[name] = [theirs, theirs]
