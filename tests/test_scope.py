@@ -278,17 +278,28 @@ def test_explicit_level_over_budget_and_bad_flags_exit_2(dbtrepo: Path, run_decp
     focal = "models/marts/fct_orders.sql"
     for args in (
         (focal, "--level", "3", "--budget", "300"),
-        (focal, "--level", "5"),
         (focal, "--level", "many"),
         (focal, "--budget", "0"),
-        (focal, "--budget", "lots"),
-        ("models/nope.sql",),
         ("'models/*.py'",),
     ):
         result = run_decp("context", "scope", *(a.strip("'") for a in args), cwd=dbtrepo)
         assert result.returncode == 2, (args, result.stderr)
         assert "Traceback" not in result.stderr
     assert not (dbtrepo / ".project" / "CONTEXT.md").exists()
+
+
+def test_bad_scope_arguments_in_the_api(dbtrepo: Path) -> None:
+    from decp.errors import UsageError
+
+    focal = "models/marts/fct_orders.sql"
+    with pytest.raises(UsageError, match=r"not 0\.\.3"):
+        scope(dbtrepo, focal, level=5)
+    with pytest.raises(UsageError, match="no such file"):
+        scope(dbtrepo, "models/nope.sql")
+    with pytest.raises(UsageError, match="positive"):
+        scope(dbtrepo, focal, budget=-1)
+    with pytest.raises(UsageError, match="below the pack's own header"):
+        scope(dbtrepo, focal, budget=20)
 
 
 def test_no_record_and_outside_a_stamped_repo(dbtrepo: Path, tmp_path: Path, run_decp) -> None:

@@ -450,59 +450,56 @@ class _PackParts:
     root: Path
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def render_pack(parts: _PackParts, tokens: int, *, with_contents: bool = True) -> str:
-    """The Markdown pack: header, level costs, file list, exclusions, next step, then contents."""
+    """The Markdown pack: a short header (cost, levels, next step), the file list, then contents.
+
+    Lists, not tables: a Markdown table costs about twice the tokens of the same
+    facts as a list, and this header is paid on every pack.
+    """
     root = parts.root
-    nfiles = len(parts.files)
+    levels = " · ".join(
+        (f"**{lc.name} {lc.tokens:,}**" if lc.level == parts.level else f"{lc.name} {lc.tokens:,}")
+        + f" (+{len(lc.added)})"
+        for lc in parts.levels
+    )
+    nxt = next((lc for lc in parts.levels[parts.level + 1 :] if lc.added), None)
+    if nxt is None:
+        next_line = "Next: nothing more to add, every level is in this pack."
+    else:
+        names = ", ".join(_code(c.shown(root)) for c in nxt.added[:8])
+        more = f" and {len(nxt.added) - 8} more" if len(nxt.added) > 8 else ""
+        next_line = (
+            f"Next: {nxt.name} adds {_plural(len(nxt.added), 'file')} "
+            f"({sum(c.tokens for c in nxt.added):,} tokens): {names}{more}. Run `{nxt.command}`."
+        )
     lines = [
         f"# Context pack: {parts.title} · L{parts.level} {LEVELS[parts.level]}",
         "",
-        f"{tokens:,} of {parts.budget:,} tokens ({parts.encoding}), {nfiles} file"
-        f"{'' if nfiles == 1 else 's'}. Secrets and git-ignored files never enter a pack.",
+        f"- {tokens:,} of {parts.budget:,} tokens ({parts.encoding}), "
+        f"{_plural(len(parts.files), 'file')}; secrets and git-ignored files never enter a pack.",
+        f"- Levels, pack tokens (+new files): {levels}.",
+        f"- {next_line}",
         "",
-        "## Levels",
+        "## Files",
         "",
-        "| Level | New files | Pack tokens | Get it |",
-        "|---|--:|--:|---|",
     ]
-    for lc in parts.levels:
-        here = lc.level == parts.level
-        name = f"**{lc.name}** (this pack)" if here else lc.name
-        get = "" if here else f"`{lc.command}`"
-        lines.append(f"| {name} | {len(lc.added)} | {lc.tokens:,} | {get} |")
-    lines += ["", "## Files", "", "| File | Tokens | Why |", "|---|--:|---|"]
-    lines += [f"| {_code(c.shown(root))} | {c.tokens:,} | {c.why} |" for c in parts.files]
+    lines += [f"- {_code(c.shown(root))} {c.tokens:,} · {c.why}" for c in parts.files]
     if parts.omitted or parts.excluded:
-        lines += ["", "## Left out", "", "| File | Why |", "|---|---|"]
+        lines += ["", "## Left out", ""]
         lines += [
-            f"| {_code(c.shown(root))} | over budget ({c.tokens:,} tokens) |" for c in parts.omitted
+            f"- {_code(c.shown(root))} over budget ({c.tokens:,} tokens)" for c in parts.omitted
         ]
-        lines += [f"| {_code(p)} | {ex.why} |" for p, ex in sorted(parts.excluded.items())]
-    nxt = next((lc for lc in parts.levels[parts.level + 1 :] if lc.added), None)
-    lines += ["", "## Next"]
-    if nxt is None:
-        lines += ["", "Nothing more to add: every level is in this pack."]
-    else:
-        added = sum(c.tokens for c in nxt.added)
-        names = ", ".join(_code(c.shown(root)) for c in nxt.added[:8])
-        more = f" and {len(nxt.added) - 8} more" if len(nxt.added) > 8 else ""
-        lines += [
-            "",
-            f"{nxt.name} adds {len(nxt.added)} file{'' if len(nxt.added) == 1 else 's'} "
-            f"({added:,} tokens): {names}{more}. Run `{nxt.command}`.",
-        ]
+        lines += [f"- {_code(p)} {ex.why}" for p, ex in sorted(parts.excluded.items())]
     for c in parts.files:
         fence = _fence(c.text)
         body = c.text if with_contents else ""
         if body and not body.endswith("\n"):
             body += "\n"
-        lines += [
-            "",
-            f"## {_code(c.shown(root))}",
-            "",
-            f"{fence}{_language(c.path)}",
-            body + fence,
-        ]
+        lines += ["", f"## {_code(c.shown(root))}", "", f"{fence}{_language(c.path)}", body + fence]
     return "\n".join(lines) + "\n"
 
 
@@ -570,12 +567,12 @@ def build_scope(
     for path in focal:
         offer(tests_for(path, root, index), 3)
 
-    ignored = git_ignored([candidates[k].path for k in order], git_root)
+    ignored = git_ignored([candidates[k].path for k in order], root if git_root else None)
     keep: list[Candidate] = []
     for key in order:
         cand = candidates[key]
         shown = cand.shown(root)
-        exclusion = exclusion_for(cand.path, ignored=key in ignored)
+        exclusion = exclusion_for(cand.path, ignored=cand.path in ignored)
         if exclusion is not None:
             excluded[shown] = exclusion
         else:
@@ -633,7 +630,8 @@ def build_scope(
             f"L{level} {LEVELS[level]} needs about {costs[level].tokens:,} tokens, over --budget {budget:,}.",
             fix=f"raise the budget (`{costs[level].command}`) or use --level auto.",
         )
-    fitting = [lc.level for lc in costs if lc.tokens <= budget]
+    # A level that adds no file is the same pack under a grander name: don't claim it.
+    fitting = [lc.level for lc in costs if lc.tokens <= budget and (lc.added or lc.level == 0)]
     chosen = level if level is not None else (max(fitting) if fitting else 0)
 
     omitted: list[Candidate] = []

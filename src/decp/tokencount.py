@@ -291,25 +291,36 @@ def git_toplevel(start: Path) -> Path | None:
     return Path(proc.stdout.strip()) if proc.returncode == 0 and proc.stdout.strip() else None
 
 
-def git_ignored(paths: list[Path], repo: Path | None) -> set[Path]:
-    """Which of `paths` git ignores (asks `git check-ignore --stdin`, one process)."""
-    if repo is None or not paths:
+def git_ignored(paths: list[Path], cwd: Path | None) -> set[Path]:
+    """Which of `paths` git ignores: one `git check-ignore --stdin` run from `cwd` (in the repo).
+
+    Paths go over relative to `cwd`, so symlinked temp dirs and long absolute
+    prefixes don't matter; paths outside the work tree are never ignored.
+    """
+    if cwd is None or not paths:
         return set()
-    payload = "\0".join(str(p.resolve()) for p in paths) + "\0"
+    by_rel: dict[str, Path] = {}
+    for path in paths:
+        rel = os.path.relpath(path, cwd)
+        if not rel.startswith(".."):
+            by_rel[rel] = path
+    if not by_rel:
+        return set()
+    payload = "\0".join(by_rel) + "\0"
     try:
         proc = subprocess.run(
             ["git", "check-ignore", "--stdin", "-z", "--no-index"],
-            cwd=repo,
+            cwd=cwd,
             input=payload.encode("utf-8", errors="surrogateescape"),
             capture_output=True,
-            timeout=60,
+            timeout=120,
         )
     except (OSError, subprocess.SubprocessError):
         return set()
     if proc.returncode not in (0, 1):
         return set()
     out = proc.stdout.decode("utf-8", errors="surrogateescape")
-    return {Path(p) for p in out.split("\0") if p}
+    return {by_rel[rel] for rel in out.split("\0") if rel in by_rel}
 
 
 def walk_files(directory: Path) -> Iterator[Path]:
@@ -349,13 +360,13 @@ def expand_targets(
         else:
             raise UsageError(f"no such file or directory: {target}.", fix="check the path.")
     ignored: set[Path] = set()
-    if respect_gitignore and walked:
-        ignored = git_ignored(walked, git_toplevel(base))
-    kept = [p for p in walked if p.resolve() not in ignored]
-    seen: set[Path] = set()
+    if respect_gitignore and walked and git_toplevel(base) is not None:
+        ignored = git_ignored(walked, base)
+    kept = [p for p in walked if p not in ignored]
+    seen: set[str] = set()
     files: list[Path] = []
     for p in explicit + kept:
-        key = p.resolve() if p.exists() else p.absolute()
+        key = os.path.abspath(p)
         if key not in seen:
             seen.add(key)
             files.append(p)
@@ -363,10 +374,13 @@ def expand_targets(
 
 
 def display_path(path: Path, base: Path) -> str:
-    try:
-        return path.absolute().relative_to(base.absolute()).as_posix()
-    except ValueError:
-        return path.absolute().as_posix()
+    """`path` relative to `base` in POSIX form, or absolute when it lies outside."""
+    full, prefix = os.path.abspath(path), os.path.abspath(base)
+    if full == prefix:
+        return "."
+    if full.startswith(prefix.rstrip(os.sep) + os.sep):
+        return full[len(prefix.rstrip(os.sep)) + 1 :].replace(os.sep, "/")
+    return Path(full).as_posix()
 
 
 # --- counting ------------------------------------------------------------------------
@@ -395,6 +409,38 @@ class Counted:
     text: str | None
 
 
+BATCH_FILES = 256
+BATCH_BYTES = 32 * 1024 * 1024
+
+
+def _read(path: Path, shown: str) -> tuple[FileCount, bytes | None]:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        if path.is_symlink() and not path.exists():
+            reason = "broken symlink"
+        return FileCount(shown, 0, skipped=f"unreadable: {reason}"), None
+    if is_binary(data):
+        return FileCount(shown, len(data), skipped="binary"), None
+    return FileCount(shown, len(data)), data
+
+
+def _batches(files: list[Path], base: Path) -> Iterator[list[tuple[FileCount, bytes | None]]]:
+    """Read files in bounded batches: one cache query per batch, never the whole repo in RAM."""
+    batch: list[tuple[FileCount, bytes | None]] = []
+    size = 0
+    for path in files:
+        entry, data = _read(path, display_path(path, base))
+        batch.append((entry, data))
+        size += len(data or b"")
+        if len(batch) >= BATCH_FILES or size >= BATCH_BYTES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
 def count_files(
     files: list[Path],
     *,
@@ -409,47 +455,31 @@ def count_files(
     report = CountReport(
         encoding="", cache_path=str(cache.path) if cache.enabled and cache.path else None
     )
-    loaded: list[tuple[FileCount, bytes | None]] = []
-    for path in files:
-        shown = display_path(path, base)
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            reason = exc.strerror or exc.__class__.__name__
-            if path.is_symlink() and not path.exists():
-                reason = "broken symlink"
-            loaded.append((FileCount(shown, 0, skipped=f"unreadable: {reason}"), None))
-            continue
-        entry = FileCount(shown, len(data))
-        if is_binary(data):
-            entry.skipped = "binary"
-            loaded.append((entry, None))
-            continue
-        loaded.append((entry, data))
 
     def key(data: bytes) -> str:
         return f"{hashlib.sha256(data).hexdigest()}:{counter.name}"
 
-    keys = [key(data) if data is not None else "" for _, data in loaded]
-    hits = cache.lookup(sorted({k for k in keys if k}))
     results: list[Counted] = []
-    for (entry, data), k in zip(loaded, keys, strict=True):
-        text: str | None = None
-        if data is not None:
-            text, entry.warning = decode_text(data)
-            if k in hits:
-                entry.tokens = hits[k]
-                entry.cached = True
-                report.cache_hits += 1
-            else:
-                entry.tokens = counter.count(text)
-                if not k.endswith(":" + counter.name):
-                    k = key(data)  # the real encoding differed from the prediction
-                hits[k] = entry.tokens
-                cache.store(k, entry.tokens)
-                report.cache_misses += 1
-        report.files.append(entry)
-        results.append(Counted(entry, text if keep_text else None))
+    for batch in _batches(files, base):
+        keys = [key(data) if data is not None else "" for _, data in batch]
+        hits = cache.lookup(sorted({k for k in keys if k}))
+        for (entry, data), k in zip(batch, keys, strict=True):
+            text: str | None = None
+            if data is not None:
+                text, entry.warning = decode_text(data)
+                if k in hits:
+                    entry.tokens = hits[k]
+                    entry.cached = True
+                    report.cache_hits += 1
+                else:
+                    entry.tokens = counter.count(text)
+                    if not k.endswith(":" + counter.name):
+                        k = key(data)  # the real encoding differed from the prediction
+                    hits[k] = entry.tokens
+                    cache.store(k, entry.tokens)
+                    report.cache_misses += 1
+            report.files.append(entry)
+            results.append(Counted(entry, text if keep_text else None))
     cache.close()
     report.encoding = counter.label
     if cache.problem:
