@@ -13,12 +13,14 @@
 #   PYTHON         python for the generator (default: python3)
 #   LARGE_MODELS   model count for --large (default: 5000)
 #   LARGE_MIN_MB   --large fails below this many MB (default: 50)
+#   LARGE_EXTRA_COLUMNS  extra columns per raw table for --large (default: 0)
 set -euo pipefail
 
 DBT="${DBT:-dbt}"
 PYTHON="${PYTHON:-python3}"
 LARGE_MODELS="${LARGE_MODELS:-5000}"
 LARGE_MIN_MB="${LARGE_MIN_MB:-50}"
+LARGE_EXTRA_COLUMNS="${LARGE_EXTRA_COLUMNS:-0}"
 SCALED_MODELS=260
 FOCAL=fct_orders
 
@@ -29,7 +31,7 @@ GENERATOR="$REPO_ROOT/scripts/gen_example.py"
 
 die() { echo "regen_manifests: error: $*" >&2; exit 2; }
 
-usage() { sed -n '2,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
+usage() { awk 'NR > 1 && !/^#/ { exit } NR > 1' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 
 LARGE_OUT=""
 while [[ $# -gt 0 ]]; do
@@ -101,7 +103,8 @@ parse() {
 if [[ -n "$LARGE_OUT" ]]; then
     mkdir -p "$LARGE_OUT"
     echo "generating a $LARGE_MODELS-model project ..." >&2
-    "$PYTHON" "$GENERATOR" "$WORK/shop_$LARGE_MODELS" --models "$LARGE_MODELS" >&2
+    "$PYTHON" "$GENERATOR" "$WORK/shop_$LARGE_MODELS" --models "$LARGE_MODELS" \
+        --extra-columns "$LARGE_EXTRA_COLUMNS" >&2
     echo "dbt parse (this takes minutes) ..." >&2
     seconds="$(parse "$WORK/shop_$LARGE_MODELS")"
     target="$LARGE_OUT/shop_$LARGE_MODELS.manifest.json"
@@ -110,7 +113,7 @@ if [[ -n "$LARGE_OUT" ]]; then
     mb="$(awk -v b="$bytes" 'BEGIN { printf "%.1f", b / 1e6 }')"
     echo "wrote $target: $mb MB, $LARGE_MODELS models, dbt parse ${seconds}s (dbt-core $CORE_VERSION, dbt-duckdb $DUCKDB_VERSION)"
     if (( bytes < LARGE_MIN_MB * 1000000 )); then
-        die "$target is $mb MB, below ${LARGE_MIN_MB} MB. Fix: raise LARGE_MODELS or pass --extra-columns to the generator"
+        die "$target is $mb MB, below ${LARGE_MIN_MB} MB. Fix: raise LARGE_MODELS or LARGE_EXTRA_COLUMNS"
     fi
     exit 0
 fi
