@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from decp.config import Config
 
 CACHE_ENV = "DECP_CACHE_DIR"
-FORMAT = 1
+FORMAT = 2
 KEEP_ENTRIES = 8
 GRAPH_SUFFIX = ".graph"
 SQL_SUFFIX = ".sql.marshal"

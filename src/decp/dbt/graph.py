@@ -40,21 +40,19 @@ class Graph:
         return self._code.get(uid, "")
 
     def bare_name_matches(self, name: str) -> set[str]:
-        """Manifest nodes a dotless, wildcard-free `fqn:` value selects, via an index.
+        """Nodes a dotless, wildcard-free `fqn:` value selects, via an index.
 
-        dbt matches such a value when it equals the fqn leaf or the first fqn part,
-        with or without the package; indexing those three keys makes selection and
-        "is this name unique" checks O(1) instead of a scan per name.
+        dbt matches such a value when it equals the fqn leaf (for a versioned model:
+        the name part, or name_version) or the first fqn part, with or without the
+        package; indexing those keys makes selection and "is this name unique"
+        checks O(1) instead of a scan per name. Sources are never matched by name.
         """
         if self._by_bare_name is None:
             index: dict[str, set[str]] = {}
             for uid, node in self.nodes.items():
-                if node.kind in ("source", "exposure") or not node.fqn:
+                if node.kind == "source" or not node.fqn:
                     continue
-                keys = {node.fqn[-1], node.fqn[0].split(".")[0]}
-                if len(node.fqn) > 1:
-                    keys.add(node.fqn[1].split(".")[0])
-                for key in keys:
+                for key in _bare_keys(node):
                     index.setdefault(key, set()).add(uid)
             self._by_bare_name = index
         return self._by_bare_name.get(name, set())
@@ -85,3 +83,15 @@ def derive_children(nodes: dict[str, Node]) -> dict[str, tuple[str, ...]]:
         for parent in node.parents:
             acc.setdefault(parent, []).append(uid)
     return {uid: tuple(kids) for uid, kids in acc.items()}
+
+
+def _bare_keys(node: Node) -> set[str]:
+    fqn = node.fqn
+    keys = {fqn[0].split(".")[0]}
+    if len(fqn) > 1:
+        keys.add(fqn[1].split(".")[0])
+    if node.versioned and len(fqn) > 1:
+        keys |= {fqn[-2], f"{fqn[-2]}_{fqn[-1]}"}
+    else:
+        keys.add(fqn[-1])
+    return keys

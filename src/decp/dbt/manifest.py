@@ -59,6 +59,7 @@ class Node(NamedTuple):
     column: str  # tests: the column it checks
     access: str
     group: str
+    versioned: bool  # a versioned model: dbt matches its name on fqn[-2]
 
 
 class ManifestData(NamedTuple):
@@ -312,6 +313,7 @@ def _slim(uid: str, raw: dict[str, Any], section: str) -> tuple[Node, list[str],
         column=_text(raw.get("column_name")),
         access=_text(raw.get("access")) or _text(config.get("access")),
         group=_text(raw.get("group")) or _text(config.get("group")),
+        versioned=raw.get("version") is not None and kind == "model",
     )
     sql = ""
     if kind not in ("test", "source", "exposure", "seed"):

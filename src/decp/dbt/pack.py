@@ -35,6 +35,9 @@ TOKENS_PER_GROUP = 350  # budget per group when choosing how finely to group
 MAX_GROUPS = 16
 TOKENS_PER_LINE = 25  # a typical named line, to size a correction step
 GROW_STEPS = 6
+DETAIL_SAMPLE = 200  # level costs count this many core details exactly, then extrapolate
+HOPELESS_MARGIN = 1.15  # auto skips a level whose lower-bound estimate is this far over
+MAX_FOCAL_TERMS = 3  # up to this many focal nodes get a `1+name+1` details command
 
 
 @dataclass(frozen=True)
@@ -116,7 +119,11 @@ class Pack:
 
 @dataclass
 class Fitter:
-    """Plans packs for one selection and budget; memoises every measured plan."""
+    """Plans packs for one selection and budget; memoises every measured plan.
+
+    Searches start from an estimate (per-node line costs from one full render)
+    and gallop outward, so a plan costs a handful of renders even at 3,000 nodes.
+    """
 
     analysis: Analysis
     select: str
@@ -132,6 +139,7 @@ class Fitter:
     _detail_cost: dict[tuple[int, str], int] = field(default_factory=dict)
     _probes: dict[int, Pack] = field(default_factory=dict)
     _core_commands: dict[int, str] = field(default_factory=dict)
+    _line_cum: list[int] = field(default_factory=list)  # cumulative line cost, priority order
 
     # --- assembling and measuring ---------------------------------------------------
 
@@ -140,7 +148,7 @@ class Fitter:
         named = a.order[: plan.named]
         details = a.core[: plan.details] if plan.level else []
         groups = make_groups(a, a.order[plan.named :], plan.cap)
-        link_groups(a, set(named), groups)  # cheap enough; groups are mutated, so not memoised
+        link_groups(a, set(named), groups)
         pack = Pack(
             analysis=a,
             select=self.select,
@@ -160,9 +168,15 @@ class Fitter:
         )
         if plan.level:
             pack.omitted = a.core[plan.details :]
-            if pack.omitted:
+            if pack.omitted and plan.level in self.level_costs:
                 pack.omitted_command = self.core_command(plan.level)
         return pack
+
+    def _count(self, chunk: str) -> int:
+        n = self._chunk_counts.get(chunk)
+        if n is None:
+            n = self._chunk_counts[chunk] = self.counter.count(chunk)
+        return n
 
     def measure(self, plan: Plan) -> int:
         """Estimated tokens: the sum of per-line (per-item) counts, each line counted once.
@@ -173,14 +187,11 @@ class Fitter:
         if plan not in self._measured:
             from decp.dbt.render import chunks
 
-            cache, count, total = self._chunk_counts, self.counter.count, 0
-            for chunk in chunks(self.assemble(plan)):
-                n = cache.get(chunk)
-                if n is None:
-                    n = cache[chunk] = count(chunk)
-                total += n
-            self._measured[plan] = total
+            self._measured[plan] = sum(map(self._count, chunks(self.assemble(plan))))
         return self._measured[plan]
+
+    def fits(self, plan: Plan) -> bool:
+        return self.measure(plan) <= self.budget
 
     def exact(self, plan: Plan) -> tuple[Pack, int]:
         """Render and count for real; the pack states its own size, so iterate to a fixed point."""
@@ -196,9 +207,6 @@ class Fitter:
             tokens = counted
         return pack, max(counted, pack.tokens)
 
-    def fits(self, plan: Plan) -> bool:
-        return self.measure(plan) <= self.budget
-
     def detail_cost(self, level: int, uid: str) -> int:
         key = (level, uid)
         if key not in self._detail_cost:
@@ -211,16 +219,55 @@ class Fitter:
             self._detail_cost[key] = self.counter.count("\n".join(detail_markdown(probe, uid)))
         return self._detail_cost[key]
 
-    # --- the plan --------------------------------------------------------------------
+    # --- estimates ---------------------------------------------------------------------
 
-    def compute_level_costs(self) -> None:
-        """What the whole selection would cost at each level: all named, core details."""
+    def prepare(self) -> None:
+        """One full render: level costs, and each node's line cost for the estimates."""
+        from decp.dbt.render import node_item, node_line
+
         a = self.analysis
-        full = self.measure(Plan(0, len(a.order), 0, 1))
-        self.level_costs[0] = full
+        full = self.assemble(Plan(0, len(a.order), 0, 1))
+        if self.fmt == "json":
+            from decp.dbt.render import _dump
+
+            costs = [self._count(_dump(node_item(full, u)) + ",") for u in a.order]
+        else:
+            costs = [self._count(node_line(full, u) + "\n") for u in a.order]
+        cum = [0]
+        for c in costs:
+            cum.append(cum[-1] + c)
+        self._line_cum = cum
+        whole = self.measure(Plan(0, len(a.order), 0, 1))
+        self.level_costs[0] = whole
         for level in (1, 2):
-            self.level_costs[level] = full + sum(self.detail_cost(level, u) for u in a.core)
-        self._measured.clear()  # costs were measured before level_costs existed
+            self.level_costs[level] = whole + self._core_detail_total(level)
+        self._measured.clear()  # measured before level_costs existed: header text differs
+
+    def _core_detail_total(self, level: int) -> int:
+        """Details of the whole core; beyond SAMPLE nodes, extrapolated from the average."""
+        core = self.analysis.core
+        sample = [self.detail_cost(level, u) for u in core[:DETAIL_SAMPLE]]
+        if not sample:
+            return 0
+        return round(sum(sample) * len(core) / len(sample))
+
+    def estimate(self, plan: Plan, base: int) -> int:
+        """`base` (the fully collapsed pack) plus the lines and details the plan adds."""
+        details = sum(self.detail_cost(plan.level, u) for u in self.analysis.core[: plan.details])
+        return base + self._line_cum[plan.named] + (details if plan.level else 0)
+
+    def _guess(self, lo: int, hi: int, cost: Callable[[int], int]) -> int:
+        """Largest x in [lo, hi] whose estimated cost fits (binary search on the estimate)."""
+        good, bad = lo, hi + 1
+        while bad - good > 1:
+            mid = (good + bad) // 2
+            if cost(mid) <= self.budget:
+                good = mid
+            else:
+                bad = mid
+        return good
+
+    # --- the plan --------------------------------------------------------------------
 
     def smallest_cap(self, level: int) -> int:
         cap = max(1, min(MAX_GROUPS, self.budget // TOKENS_PER_GROUP))
@@ -235,19 +282,43 @@ class Fitter:
             )
         return cap
 
+    def level_is_hopeless(self, level: int) -> bool:
+        """Auto mode: skip a level whose focal details and named core clearly cannot fit."""
+        a = self.analysis
+        spent = self._line_cum[min(len(a.core), len(a.order))]
+        for uid in a.focal:
+            spent += self.detail_cost(level, uid)
+            if spent > self.budget * HOPELESS_MARGIN:
+                return True
+        return False
+
     def plan_level(self, level: int) -> tuple[Plan, bool]:
         """The best plan at `level`, and whether it is complete (core named, focal detailed)."""
         a = self.analysis
         cap = self.smallest_cap(level)
+        base = self.measure(Plan(level, 0, 0, cap))
         total = len(a.order)
+
+        def fits_named(j: int) -> Callable[[int], bool]:
+            return lambda k: self.fits(Plan(level, k, j, cap))
+
         if level == 0:
-            k = _largest(0, total, lambda k: self.fits(Plan(0, k, 0, cap)))
+            guess = self._guess(0, total, lambda k: self.estimate(Plan(0, k, 0, cap), base))
+            k = _gallop(guess, 0, total, fits_named(0))
             return Plan(0, k, 0, cap), True
-        core_named = _largest(0, len(a.core), lambda k: self.fits(Plan(level, k, 0, cap)))
+        ncore = len(a.core)
+        guess = self._guess(0, ncore, lambda k: self.estimate(Plan(level, k, 0, cap), base))
+        core_named = _gallop(guess, 0, ncore, fits_named(0))
         limit = self._detail_limit(level, core_named)
-        j = _largest(0, limit, lambda j: self.fits(Plan(level, core_named, j, cap)))
-        k = _largest(core_named, total, lambda k: self.fits(Plan(level, k, j, cap)))
-        complete = core_named == len(a.core) and j >= len(a.focal)
+        guess = self._guess(
+            0, limit, lambda j: self.estimate(Plan(level, core_named, j, cap), base)
+        )
+        j = _gallop(guess, 0, limit, lambda j: self.fits(Plan(level, core_named, j, cap)))
+        guess = self._guess(
+            core_named, total, lambda k: self.estimate(Plan(level, k, j, cap), base)
+        )
+        k = _gallop(guess, core_named, total, fits_named(j))
+        complete = core_named == ncore and j >= len(a.focal)
         return Plan(level, k, j, cap), complete
 
     def _detail_limit(self, level: int, core_named: int) -> int:
@@ -256,8 +327,12 @@ class Fitter:
         spent, limit = 0, 0
         focal = set(a.focal)
         for uid in a.core[:core_named]:
-            if uid not in focal:
-                spent += self.detail_cost(level, uid)
+            cost = self.detail_cost(level, uid)
+            if uid in focal:
+                if cost > self.budget:
+                    break
+            else:
+                spent += cost
                 if spent > DETAIL_SHARE * self.budget:
                     break
             limit += 1
@@ -266,13 +341,13 @@ class Fitter:
     def choose(self, level: str) -> Plan:
         if level != "auto":
             return self.plan_level(int(level))[0]
-        fallback = None
-        for lv in (2, 1, 0):
+        for lv in (2, 1):
+            if self.level_is_hopeless(lv):
+                continue
             plan, complete = self.plan_level(lv)
             if complete:
                 return plan
-            fallback = fallback or plan
-        return fallback  # pragma: no cover - level 0 is always complete
+        return self.plan_level(0)[0]
 
     def finish(self, plan: Plan) -> Pack:
         """Add the diagram if it fits, then settle on a plan whose exact count fits."""
@@ -302,16 +377,55 @@ class Fitter:
 
     def _core_command(self, level: int) -> str:
         a = self.analysis
-        budget = self.level_costs.get(level, self.budget) - self.level_costs.get(0, 0)
-        budget += 40 * len(a.core) + 400
-        budget = math.ceil(budget / 1000) * 1000
-        focal_selectors = [node_selector(a, u) for u in a.focal[:3]]
-        if len(a.focal) <= 3 and all(s is not None for s in focal_selectors):
-            words = [f"1+{s}+1" for s in focal_selectors if s]
+        focal_selectors = [node_selector(a, u) for u in a.focal[:MAX_FOCAL_TERMS]]
+        if len(a.focal) <= MAX_FOCAL_TERMS and all(focal_selectors):
+            details = self._core_detail_total(level)
+            budget = _round_up(details + self._line_cum[len(a.core)] + 600)
+            words = [f"1+{s}+1" for s in focal_selectors]
             select = " ".join(intersect(self.select, w) for w in words)
+            return self.commands.scope(select, budget=budget, level=level)
+        return self.commands.scope(
+            self.select, budget=_round_up(self.level_costs[level]), level=level
+        )
+
+
+def _round_up(tokens: int) -> int:
+    return max(1000, math.ceil(tokens / 1000) * 1000)
+
+
+def _gallop(guess: int, lo: int, hi: int, ok: Callable[[int], bool]) -> int:
+    """Largest x in [lo, hi] with ok(x), searching outward from `guess` (ok(lo) assumed).
+
+    `ok` is monotone in practice (more named lines, more tokens); starting at an
+    estimate keeps this to a few evaluations.
+    """
+    guess = min(max(guess, lo), hi)
+    step = 1
+    if ok(guess):
+        good, bad = guess, hi + 1
+        while good < hi:
+            probe = min(hi, good + step)
+            if not ok(probe):
+                bad = probe
+                break
+            good, step = probe, step * 2
+        if good == hi:
+            return hi
+    else:
+        bad, good = guess, lo
+        while bad - step > lo:
+            probe = bad - step
+            if ok(probe):
+                good = probe
+                break
+            bad, step = probe, step * 2
+    while bad - good > 1:
+        mid = (good + bad) // 2
+        if ok(mid):
+            good = mid
         else:
-            select = " ".join(s for u in a.core[:12] if (s := node_selector(a, u)))
-        return self.commands.scope(select, budget=budget, level=level)
+            bad = mid
+    return good
 
 
 def _shrink(plan: Plan, excess: int) -> Plan:
@@ -330,36 +444,18 @@ def _shrink(plan: Plan, excess: int) -> Plan:
     raise UsageError("the budget is too small for this selection.", fix="raise --budget.")
 
 
-def _largest(lo: int, hi: int, ok: Callable[[int], bool]) -> int:
-    """Largest x in [lo, hi] with ok(x), assuming ok is (mostly) monotone and ok(lo)."""
-    if hi <= lo:
-        return lo
-    if ok(hi):
-        return hi
-    good, bad = lo, hi
-    while bad - good > 1:
-        mid = (good + bad) // 2
-        if ok(mid):
-            good = mid
-        else:
-            bad = mid
-    return good
-
-
 def node_selector(a: Analysis, uid: str) -> str | None:
     """A dbt selector that picks exactly this node, as short as possible."""
     node = a.node(uid)
     if node.kind == "source":
         return f"source:{node.package}.{node.source_name}.{node.name}"
-    if node.kind == "exposure":
-        return f"exposure:{node.package}.{node.name}"
     if "." not in node.name and a.graph.bare_name_matches(node.name) == {uid}:
         return node.name
     value = ".".join(node.fqn)
     hits = [
         n.uid
         for n in a.graph.nodes.values()
-        if n.kind not in ("source", "exposure") and fqn_matches(n.fqn, value)
+        if n.kind != "source" and fqn_matches(n.fqn, value, n.versioned)
     ]
     return f"fqn:{value}" if hits == [uid] else None
 
@@ -378,5 +474,5 @@ def build_pack(
 ) -> Pack:
     """The richest pack that fits `budget` (level "0", "1", "2" or "auto")."""
     fitter = Fitter(analysis, select, exclude, manifest, budget, fmt, counter, commands)
-    fitter.compute_level_costs()
+    fitter.prepare()
     return fitter.finish(fitter.choose(level))

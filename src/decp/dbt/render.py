@@ -28,6 +28,8 @@ _MERMAID_RESERVED = {
     "flowchart",
 }
 _MAX_EDGE_REFS = 3
+OMITTED_SHOWN = 4
+FOCAL_SHOWN = 5
 
 
 def one_line(text: str) -> str:
@@ -76,6 +78,13 @@ def _test_text(pack: Pack, test_uid: str, owner: str) -> str:
 # --- markdown --------------------------------------------------------------------
 
 
+def node_line(pack: Pack, uid: str) -> str:
+    """One named node in the lineage map."""
+    parents = _parents_text(pack, uid)
+    arrow = f" <- {parents}" if parents else ""
+    return f"- {pack.analysis.names[uid]} ({_tag(pack, uid)}){arrow}"
+
+
 def markdown(pack: Pack) -> str:
     return "\n".join(markdown_lines(pack)) + "\n"
 
@@ -85,9 +94,9 @@ def markdown_lines(pack: Pack) -> list[str]:
     a = pack.analysis
     lines = [f"# dbt scope `{pack.select}`" + (f" minus `{pack.exclude}`" if pack.exclude else "")]
     lines.append("")
-    focal = ", ".join(a.names[u] for u in a.focal[:5])
-    if len(a.focal) > 5:
-        focal += f" +{len(a.focal) - 5} more"
+    focal = ", ".join(a.names[u] for u in a.focal[:FOCAL_SHOWN])
+    if len(a.focal) > FOCAL_SHOWN:
+        focal += f" +{len(a.focal) - FOCAL_SHOWN} more"
     lines.append(
         f"- selection: {len(a.lineage)} nodes ({_kinds(a.kinds)}), {a.edges} edges, "
         f"{a.selected_tests} tests; focal: {focal}"
@@ -111,10 +120,7 @@ def markdown_lines(pack: Pack) -> list[str]:
         lines.append("`name (materialization) <- parents`, upstream first; gN = collapsed group.")
         for folder, uids in pack.named_by_folder():
             lines += ["", f"{folder}:"]
-            for uid in uids:
-                parents = _parents_text(pack, uid)
-                arrow = f" <- {parents}" if parents else ""
-                lines.append(f"- {a.names[uid]} ({_tag(pack, uid)}){arrow}")
+            lines += [node_line(pack, uid) for uid in uids]
     else:
         lines.append("No node fits by name at this budget; every node is in a group below.")
     if pack.mermaid:
@@ -143,8 +149,8 @@ def markdown_lines(pack: Pack) -> list[str]:
         lines += ["", "## Not included", ""]
         lines.append(
             f"- level-{pack.level} details for {len(pack.omitted)} of {len(a.core)} focal and "
-            f"neighbour nodes ({', '.join(a.names[u] for u in pack.omitted[:4])}"
-            + (", …" if len(pack.omitted) > 4 else "")
+            f"neighbour nodes ({', '.join(a.names[u] for u in pack.omitted[:OMITTED_SHOWN])}"
+            + (", …" if len(pack.omitted) > OMITTED_SHOWN else "")
             + f"): `{pack.omitted_command}`"
         )
     return lines
@@ -210,30 +216,34 @@ def mermaid(pack: Pack) -> str:
 # --- json ------------------------------------------------------------------------
 
 
+def node_item(pack: Pack, uid: str) -> dict[str, Any]:
+    """One named node in the JSON pack (details included when it has them)."""
+    a = pack.analysis
+    node = a.node(uid)
+    parents, grouped = pack.parents_split(uid)
+    item: dict[str, Any] = {
+        "name": a.names[uid],
+        "uid": uid,
+        "kind": node.kind,
+        "materialized": node.materialized,
+        "folder": pack.folder(uid),
+        "distance": a.distance[uid],
+        "parents": [a.names[p] for p in parents] + [f"{g} ×{n}" for g, n in grouped.items()],
+    }
+    if uid in pack.focal_set:
+        item["focal"] = True
+    if uid in pack.details_set:
+        item["description"] = one_line(node.description)
+        item["columns"] = [list(c) for c in node.columns]
+        item["tests"] = [_test_text(pack, t, uid) for t in pack.tests.get(uid, [])]
+        if pack.level >= 2:
+            item["sql"] = a.graph.code(uid).strip()
+    return item
+
+
 def to_data(pack: Pack) -> dict[str, Any]:
     a = pack.analysis
-    named = []
-    for uid in pack.named:
-        node = a.node(uid)
-        parents, grouped = pack.parents_split(uid)
-        item: dict[str, Any] = {
-            "name": a.names[uid],
-            "uid": uid,
-            "kind": node.kind,
-            "materialized": node.materialized,
-            "folder": pack.folder(uid),
-            "distance": a.distance[uid],
-            "parents": [a.names[p] for p in parents] + [f"{g} ×{n}" for g, n in grouped.items()],
-        }
-        if uid in pack.focal_set:
-            item["focal"] = True
-        if uid in pack.details_set:
-            item["description"] = one_line(node.description)
-            item["columns"] = [list(c) for c in node.columns]
-            item["tests"] = [_test_text(pack, t, uid) for t in pack.tests.get(uid, [])]
-            if pack.level >= 2:
-                item["sql"] = a.graph.code(uid).strip()
-        named.append(item)
+    named = [node_item(pack, uid) for uid in pack.named]
     return {
         "schema": SCHEMA,
         "select": pack.select,
@@ -249,7 +259,8 @@ def to_data(pack: Pack) -> dict[str, Any]:
             "edges": a.edges,
             "kinds": dict(a.kinds),
             "tests": a.selected_tests,
-            "focal": [a.names[u] for u in a.focal],
+            "focal": [a.names[u] for u in a.focal[:FOCAL_SHOWN]],
+            "focal_count": len(a.focal),
             "outside_edges": {"parents": a.upstream_outside, "children": a.downstream_outside},
         },
         "accounting": {
@@ -275,7 +286,8 @@ def to_data(pack: Pack) -> dict[str, Any]:
             for g in pack.groups
         ],
         "omitted": {
-            "details": [a.names[u] for u in pack.omitted],
+            "details": len(pack.omitted),
+            "first": [a.names[u] for u in pack.omitted[:OMITTED_SHOWN]],
             "expand": pack.omitted_command if pack.omitted else None,
         },
     }

@@ -4,7 +4,7 @@ Semantics follow dbt-core's selector_spec/selector_methods, not a lookalike:
 
 * a bare value is a `path:` selector when it contains a slash, a `file:`
   selector when it ends in .sql/.py/.csv, else an `fqn:` selector;
-* `fqn:` matches a manifest node (not a source) whose name equals the value, or
+* `fqn:` matches a node (not a source) whose name equals the value, or
   whose fully qualified name, with or without its package, STARTS WITH the
   dotted value (`core.final` = every node under models/core/final). A name is
   never matched against a middle segment of the fqn, so a folder that happens
@@ -98,7 +98,7 @@ def parse_criterion(raw: str) -> Criterion:
     value = match.group("value")
     method = match.group("method")
     if method is None:
-        if "/" in value or "\\" in value:
+        if "/" in value:
             method = "path"
         elif value.lower().endswith(_SQL_SUFFIXES):
             method = "file"
@@ -164,15 +164,21 @@ def parse_spec(text: str) -> list[list[Criterion]]:
 # --- methods ---------------------------------------------------------------------
 
 
-def fqn_matches(fqn: tuple[str, ...], selector: str) -> bool:
-    """dbt's rule: the name equals the fqn leaf, or the dotted selector is a prefix of the fqn."""
-    return _fqn_prefix(fqn, selector) or _fqn_prefix(fqn[1:], selector)
+def fqn_matches(fqn: tuple[str, ...], selector: str, versioned: bool = False) -> bool:
+    """dbt's rule: the name equals the fqn leaf, or the dotted selector is a prefix of the
+    fqn, tried with and without the package (dbt-core 1.11 `is_selected_node`)."""
+    return _fqn_prefix(fqn, selector, versioned) or _fqn_prefix(fqn[1:], selector, versioned)
 
 
-def _fqn_prefix(fqn: tuple[str, ...], selector: str) -> bool:
+def _fqn_prefix(fqn: tuple[str, ...], selector: str, versioned: bool) -> bool:
     if not fqn:
         return False
-    if fqn[-1] == selector:
+    if versioned and len(fqn) > 1:
+        if fqn[-2] == selector:
+            return True
+        if "_".join(fqn[-2:]) == "_".join(selector.split(".")[-2:]):
+            return True
+    elif fqn[-1] == selector:
         return True
     flat = [part for segment in fqn for part in segment.split(".")]
     wanted = selector.split(".")
@@ -180,7 +186,12 @@ def _fqn_prefix(fqn: tuple[str, ...], selector: str) -> bool:
         return False
     for i, part in enumerate(wanted):
         if any(w in part for w in _WILDCARDS):
-            return fnmatchcase(".".join(flat[i:]), ".".join(wanted[i:]))
+            if fnmatchcase(".".join(flat[i:]), ".".join(wanted[i:])):
+                return True
+            if "." not in selector:  # a bare pattern also matches the leaf, at any depth
+                leaf = fqn[-2] if versioned and len(fqn) > 1 else fqn[-1]
+                return fnmatchcase(leaf, selector)
+            return False
         if flat[i] != part:
             return False
     return True
@@ -240,11 +251,12 @@ def _test_type(node: Node, value: str) -> bool:
 def _method_roots(graph: Graph, crit: Criterion) -> set[str]:
     method, value = crit.method, crit.value
     nodes = graph.nodes.values()
-    manifest_nodes = (n for n in nodes if n.kind not in ("source", "exposure"))
     if method == "fqn":
         if "." not in value and not any(w in value for w in _WILDCARDS):
             return set(graph.bare_name_matches(value))
-        return {n.uid for n in manifest_nodes if fqn_matches(n.fqn, value)}
+        return {
+            n.uid for n in nodes if n.kind != "source" and fqn_matches(n.fqn, value, n.versioned)
+        }
     if method == "tag":
         return {n.uid for n in nodes if any(fnmatchcase(t, value) for t in n.tags)}
     if method == "path":
@@ -276,7 +288,7 @@ def _method_roots(graph: Graph, crit: Criterion) -> set[str]:
     if method == "test_type":
         return {n.uid for n in nodes if n.kind == TEST and _test_type(n, value)}
     if method == "group":
-        return {n.uid for n in nodes if n.group == value}
+        return {n.uid for n in nodes if n.group and fnmatchcase(n.group, value)}
     if method == "access":
         return {n.uid for n in nodes if n.kind == "model" and n.access == value}
     if method == "config.materialized":
