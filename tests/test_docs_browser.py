@@ -108,41 +108,41 @@ class Browser:
     def __init__(self, binary: str, profile: Path) -> None:
         cmd_read, self._cmd_write = os.pipe()
         self._res_read, res_write = os.pipe()
-
-        def wire_fds() -> None:  # in the child: the pipe ends become fds 3 and 4
-            high_in = fcntl.fcntl(cmd_read, fcntl.F_DUPFD, 10)
-            high_out = fcntl.fcntl(res_write, fcntl.F_DUPFD, 10)
-            os.dup2(high_in, 3)
-            os.dup2(high_out, 4)
-
+        # Move the child's ends to fds >= 10 (so they cannot collide with 3 and 4), then
+        # let bash move them onto 3 and 4 (dash cannot name fds above 9; a preexec_fn
+        # would be unsafe beside the server thread).
+        child_in = fcntl.fcntl(cmd_read, fcntl.F_DUPFD, 10)
+        child_out = fcntl.fcntl(res_write, fcntl.F_DUPFD, 10)
+        for fd in (cmd_read, res_write):
+            os.close(fd)
+        wire = f'exec "$@" 3<&{child_in} 4>&{child_out} {child_in}<&- {child_out}>&-'
+        flags = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-extensions",
+            "--hide-scrollbars",
+            # Offline by construction: any host but the loopback server fails fast.
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+            f"--user-data-dir={profile}",
+            f"--window-size={WINDOW[0]},{WINDOW[1]}",
+            "--remote-debugging-pipe",
+            "about:blank",
+        ]
         self._proc = subprocess.Popen(
-            [
-                binary,
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--disable-extensions",
-                "--hide-scrollbars",
-                # Offline by construction: any host but the loopback server fails fast.
-                "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-                f"--user-data-dir={profile}",
-                f"--window-size={WINDOW[0]},{WINDOW[1]}",
-                "--remote-debugging-pipe",
-                "about:blank",
-            ],
+            [shutil.which("bash") or "/bin/bash", "-c", wire, "bash", binary, *flags],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            preexec_fn=wire_fds,
-            pass_fds=(3, 4),
+            pass_fds=(child_in, child_out),
         )
-        os.close(cmd_read)
-        os.close(res_write)
+        os.close(child_in)
+        os.close(child_out)
         self._buffer = b""
         self._next_id = 0
         self.events: list[dict[str, Any]] = []
