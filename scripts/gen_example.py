@@ -268,10 +268,6 @@ class Model:
     tags: list[str] = field(default_factory=list)
     meta: dict[str, object] = field(default_factory=dict)
 
-    @property
-    def refs(self) -> list[str]:
-        return re.findall(r"ref\('([^']+)'\)", self.sql)
-
 
 @dataclass
 class Domain:
