@@ -44,6 +44,17 @@ def head(root: Path) -> str | None:
     return git(root, "rev-parse", "--verify", "-q", "HEAD")
 
 
+def worktree_snapshot(root: Path) -> str | None:
+    """A commit holding the tracked files as they are now (HEAD when clean), without touching them.
+
+    `git stash create` writes a dangling commit and leaves the working tree,
+    the index and the stash list alone; a later diff against it tells which
+    tracked files changed since, whether or not they were committed meanwhile.
+    """
+    snapshot = git(root, "stash", "create")
+    return snapshot or head(root)
+
+
 def branch(root: Path) -> str | None:
     name = git(root, "rev-parse", "--abbrev-ref", "HEAD")
     return name if name and name != "HEAD" else None

@@ -106,20 +106,23 @@ def staleness(config: Config) -> Staleness:
     if not summary.head:
         result.git = "it recorded no commit"
         return result
+    reference = summary.tree or summary.head
     commits = gitinfo.commits_between(root, summary.head)
-    changed = gitinfo.changed_files(root, summary.head)
+    changed = gitinfo.changed_files(root, reference)
     if commits is None or changed is None:
-        result.git = f"its commit {summary.head[:10]} is unknown here"
+        result.git = f"its commit {reference[:10]} is unknown here"
         result.stale = True
         result.reasons.append("summary commit not found")
         return result
     result.commits_since, result.files_changed = commits, changed
-    if commits or changed:
+    if changed:
         result.stale = True
-        result.reasons.append(f"{commits} commit(s), {len(changed)} tracked file(s) changed since")
+        result.reasons.append(f"{_plural(len(changed), 'tracked file')} changed since")
         result.git = (
             f"{_plural(commits, 'commit')}, {_plural(len(changed), 'tracked file')} changed since"
         )
+    elif commits:
+        result.git = f"{_plural(commits, 'commit')} since, no tracked file changed"
     else:
         result.git = "no tracked file changed since"
     return result

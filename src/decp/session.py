@@ -164,6 +164,7 @@ class Summary:
     next_steps: list[str] = field(default_factory=list)
     baseline: str = ""  # how loop changes were computed
     start_head: str | None = None
+    tree: str | None = None  # tracked files at the end (see gitinfo.worktree_snapshot)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -173,7 +174,7 @@ class Summary:
     def render(self) -> str:
         meta = (
             f"started={self.started} ended={self.ended} "
-            f"start_head={self.start_head or '-'} head={self.head or '-'}"
+            f"start_head={self.start_head or '-'} head={self.head or '-'} tree={self.tree or '-'}"
         )
         if self.branch:
             meta += f" branch={self.branch}"
@@ -336,6 +337,7 @@ def end_session(
             or ([doc.fields["next_action"]] if doc.fields.get("next_action") else []),
             baseline=baseline,
             start_head=snapshot.head if snapshot else None,
+            tree=gitinfo.worktree_snapshot(config.root),
         )
         doc.remove_decisions([d.id for d in decisions])
         if done:
@@ -420,6 +422,7 @@ def parse_summary(path: Path, root: Path | None = None) -> Summary:
         verified=sections.get("verified", []),
         next_steps=sections.get("next steps", []),
         start_head=None if meta.get("start_head") in (None, "-") else meta.get("start_head"),
+        tree=None if meta.get("tree") in (None, "-") else meta.get("tree"),
     )
 
 
