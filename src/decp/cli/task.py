@@ -16,15 +16,17 @@ task_app = typer.Typer(
 @task_app.command("new")
 def new(
     kind: str = typer.Argument(
-        ..., help="Template kind, e.g. grain-refactor (see `decp task list`)."
+        ..., metavar="KIND", help="Template kind, e.g. grain-refactor (see `decp task list`)."
     ),
-    title: str = typer.Argument(..., help="One-line title of the task; fills <<TITLE>>."),
+    title: str = typer.Argument(
+        ..., metavar="TITLE", help="One-line title of the task; fills <<TITLE>>."
+    ),
     out: str | None = typer.Option(
         None, "--out", metavar="FILE", help="Write the plan to FILE instead of stdout."
     ),
     force: bool = typer.Option(False, "--force", help="With --out: replace an existing file."),
     record: bool = typer.Option(
-        True, "--record/--no-record", help="Set STATE.md's task to 'KIND: TITLE' (default: on)."
+        True, "--record/--no-record", help="Set STATE.md's task to 'KIND: TITLE'."
     ),
     json_out: bool = typer.Option(False, "--json", help="Print JSON (kind, title, date, text)."),
 ) -> None:
