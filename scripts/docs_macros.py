@@ -79,7 +79,6 @@ def define_env(env: Any) -> None:
 
     @env.macro
     def cli_reference() -> str:
-        import click
         from typer.main import get_command
 
         from decp.cli import app
@@ -87,12 +86,13 @@ def define_env(env: Any) -> None:
         root = get_command(app)
         parts: list[str] = []
 
-        def walk(cmd: click.Command, path: list[str]) -> None:
-            ctx = click.Context(cmd, info_name=" ".join(path), terminal_width=100, max_content_width=100)
+        def walk(cmd: Any, path: list[str]) -> None:
+            ctx = type(root).context_class(cmd, info_name=" ".join(path), terminal_width=100, max_content_width=100)
             help_text = cmd.get_help(ctx)
             title = " ".join(path)
             parts.append(f"### `{title}`\n\n```text\n{help_text}\n```\n")
-            if isinstance(cmd, click.Group):
+            if hasattr(cmd, "list_commands"):  # typer vendors its own click
+
                 for name in sorted(cmd.list_commands(ctx)):
                     sub = cmd.get_command(ctx, name)
                     if sub is not None and not sub.hidden:
