@@ -142,13 +142,13 @@ def test_cli_round_trip_export_edit_import_reexport(
     assert actions[ids[0]] == "unchanged" and actions[new[0].id] == "updated"
     assert len(fake.tasks_in(project_id)) == 4  # 2 exported + captured + plumber: no duplicates
     assert fake.task_for(new[0].id)["id"] == captured["id"]  # the captured task got its [LOOP-NNN]
-    third = run_decp("gtd", "export", "--to", "ticktick", cwd=project, env=env)
-    assert third.returncode == 0 and len(fake.tasks_in(project_id)) == 4
+    assert {r.action for r in ticktick(project).results} == {"unchanged"}
+    assert len(fake.tasks_in(project_id)) == 4
     writes_before = len(fake.writes())
-    assert run_decp("gtd", "import", "--from", "ticktick", cwd=project, env=env).returncode == 0
+    ticktick(project, direction="import")
     assert len(fake.writes()) == writes_before  # import never writes to TickTick
 
-    for result in (first, imported, again, third):
+    for result in (first, imported, again):
         assert fake.token not in result.stdout + result.stderr
     assert fake.token not in all_text_under(project.parent)
 
@@ -325,10 +325,9 @@ def test_dry_run_writes_nothing_on_either_side(
         book.get(ids[1]).body = "Locally clarified."
     before = loops_md.read_bytes()
     writes = len(fake.writes())
-    dry_export = run_decp(
-        "gtd", "export", "--to", "ticktick", "--dry-run", "--json", cwd=project, env=env
-    )
-    changes = {r["loop"]: r["changes"] for r in json.loads(dry_export.stdout)["results"]}
+    changes = {
+        r["loop"]: r["changes"] for r in ticktick(project, dry_run=True).to_dict()["results"]
+    }
     assert any(
         c["side"] == "remote"
         and c["field"] == "content"
@@ -400,3 +399,36 @@ def test_loops_deleted_in_ticktick_are_recreated_on_export(
     result = next(r for r in again.results if r.loop == ids[0])
     assert result.action == "created" and "recreated" in result.note
     assert fake.task_for(ids[0])["id"] != gone["id"]
+
+
+def test_remote_edits_during_an_unresolved_conflict_stay_pending(
+    project: Path, fake: FakeTickTick, env: dict[str, str]
+) -> None:
+    ids = add_loops(project)
+    ticktick(project)
+    task = fake.task_for(ids[0])
+    fake.edit_task(
+        task["id"], content=task["content"].replace("Duplicates after backfill.", "Remote v1.")
+    )
+    with edit_loops(load_config(project)) as book:
+        book.get(ids[0]).body = "Local v1."
+    ticktick(project, direction="import")
+    marked = loops_by_id(project)[ids[0]].body
+    fake.edit_task(
+        task["id"], content=task["content"].replace("Duplicates after backfill.", "Remote v2.")
+    )
+    report = ticktick(project, direction="import")
+    result = next(r for r in report.results if r.loop == ids[0])
+    assert "texts untouched" in result.note
+    assert (
+        loops_by_id(project)[ids[0]].body == marked
+    )  # Local v1 is still there, nothing overwritten
+    with edit_loops(load_config(project)) as book:
+        book.get(ids[0]).body = "Local v1, resolved against Remote v1."
+        book.get(ids[0]).tags = ["dbt"]
+    blocked = ticktick(project)
+    assert next(r for r in blocked.results if r.loop == ids[0]).action == "conflict"
+    assert "Remote v2." in fake.task_for(ids[0])["content"]  # not overwritten either
+    ticktick(project, direction="import")
+    body = loops_by_id(project)[ids[0]].body
+    assert "Local v1, resolved against Remote v1." in body and "Remote v2." in body

@@ -52,8 +52,9 @@ CONFLICT_SKIP = "resolve the marked conflict in its body first (then drop the co
 
 def file_path(config: Config, options: SyncOptions, key: str, default: str) -> Path:
     if options.path is not None:
-        return options.path if options.path.is_absolute() else Path.cwd() / options.path
-    return config.root / str(config.gtd.get(key) or default)
+        path = options.path.expanduser()
+        return path if path.is_absolute() else Path.cwd() / path
+    return config.root / Path(str(config.gtd.get(key) or default)).expanduser()
 
 
 def _commit(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -28,6 +28,7 @@ from decp.gtd.model import (
     Fields,
     GtdFieldError,
     Merge,
+    has_conflict_markers,
     local_fields,
     merge_import,
     parse_gtd,
@@ -42,6 +43,7 @@ if TYPE_CHECKING:
     from decp.loops import Loop, LoopBook
 
 DEFAULT_STATUSES = ("open", "clarifying")
+PENDING_NOTE = "resolve the marked conflict in LOOPS.md first, then drop the conflict tag"
 
 
 @dataclass(frozen=True)
@@ -289,9 +291,20 @@ def _import_one(
 ) -> LoopResult:
     base = base_of(recorder.state, loop, ref)
     local = synced_fields(loop)
-    merge = merge_import(local, item.fields, adapter.echo(loop), base)
+    remote = item.fields
+    pending = has_conflict_markers(loop.body)
+    if pending:
+        # An unresolved conflict block holds the only copy of someone's text:
+        # leave the texts alone (the remote edit stays pending) until it is resolved.
+        if base is None or "title" not in base:
+            return LoopResult(loop.id, "skipped", note=f"{item.where}: {PENDING_NOTE}")
+        old_body = base["body"][1] if "body" in base else remote.body
+        remote = replace(remote, title=base["title"][1], body=old_body)
+    merge = merge_import(local, remote, adapter.echo(loop), base)
     before = loop.to_dict()
     result = LoopResult(loop.id, "unchanged", note=item.where)
+    if pending:
+        result.note = f"{item.where}; texts untouched: {PENDING_NOTE}"
     try:
         _apply_import(loop, merge, item, adapter, base)
     except UsageError as exc:
