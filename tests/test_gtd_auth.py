@@ -162,3 +162,19 @@ def test_token_lookup_order_and_refusal_inside_the_repo(
         "tok-from-env",
         "$TICKTICK_TOKEN",
     )
+
+
+def test_personal_token_from_stdin_is_stored_not_echoed(
+    project: Path, fake: FakeTickTick, tmp_path: Path, run_decp
+) -> None:
+    env = auth_env(fake, tmp_path)
+    personal = "tp_" + "9d" * 16
+    result = run_decp(
+        "gtd", "auth", "ticktick", "--token-stdin", cwd=project, input=personal + "\n", env=env
+    )
+    assert result.returncode == 0, result.stderr
+    stored = Path(env["XDG_CONFIG_HOME"]) / "decp" / "ticktick-token"
+    assert stored.read_text().strip() == personal and stat.S_IMODE(stored.stat().st_mode) == 0o600
+    assert personal not in result.stdout + result.stderr and str(stored) in result.stderr
+    empty = run_decp("gtd", "auth", "ticktick", "--token-stdin", cwd=project, input="\n", env=env)
+    assert empty.returncode == 2 and "no token on stdin" in empty.stderr

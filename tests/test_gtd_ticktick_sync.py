@@ -432,3 +432,21 @@ def test_remote_edits_during_an_unresolved_conflict_stay_pending(
     ticktick(project, direction="import")
     body = loops_by_id(project)[ids[0]].body
     assert "Local v1, resolved against Remote v1." in body and "Remote v2." in body
+
+
+def test_settled_closed_loops_cost_no_requests(
+    project: Path, fake: FakeTickTick, env: dict[str, str]
+) -> None:
+    ids = add_loops(project)
+    ticktick(project)
+    with edit_loops(load_config(project)) as book:
+        transition(book.get(ids[0]), "closed", outcome="done")
+        transition(book.get(ids[1]), "closed", outcome="done")
+    ticktick(project)  # completes both tasks
+    assert {fake.task_for(i)["status"] for i in ids[:2]} == {2}
+    fake.requests.clear()
+    report = ticktick(project)
+    assert (
+        report.results == [] and fake.requests == []
+    )  # nothing open, nothing to finish: no HTTP at all
+    assert "no loops with status open, clarifying to export" in report.notes

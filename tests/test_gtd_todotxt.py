@@ -253,3 +253,21 @@ def test_out_file_and_bad_files(project: Path, run_decp, tmp_path: Path) -> None
     assert (project / ".project" / "LOOPS.md").read_bytes() == before
     usage = run_decp("gtd", "export", "--status", "open,bogus", cwd=project)
     assert usage.returncode == 2 and "bogus" in usage.stderr
+
+
+def test_backend_and_status_choices(project: Path) -> None:
+    from decp.errors import UsageError
+    from decp.gtd.sync import parse_statuses, resolve_backend
+
+    config = load_config(project)
+    assert resolve_backend(config, None) == "todotxt"
+    assert resolve_backend(config, "ticktick-csv") == "ticktick-csv"
+    with pytest.raises(UsageError, match="unknown GTD backend 'trello'"):
+        resolve_backend(config, "trello")
+    path = project / ".project" / "decp.toml"
+    path.write_text(path.read_text().replace('backend = "todotxt"', 'backend = "none"'))
+    with pytest.raises(UsageError, match="no GTD backend configured"):
+        resolve_backend(load_config(project), None)
+    assert parse_statuses("open, clarifying,proposed") == ("open", "clarifying", "proposed")
+    with pytest.raises(UsageError):
+        parse_statuses(",")

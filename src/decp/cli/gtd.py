@@ -95,12 +95,20 @@ def auth_cmd(
         8765, "--port", help="Local port for the OAuth redirect (0: any free port)."
     ),
     timeout: float = typer.Option(300.0, "--timeout", help="Seconds to wait for the browser."),
+    token_stdin: bool = typer.Option(
+        False,
+        "--token-stdin",
+        help="Skip OAuth: read a personal API token (Settings → Account → API Token) from stdin.",
+    ),
 ) -> None:
     """Run TickTick's OAuth flow and keep the token in the keyring or a private file."""
+    import sys
+
     from decp.cli._common import err
     from decp.config import load_config
     from decp.errors import NotStampedError, UsageError
     from decp.gtd.auth import oauth_base, run_auth_flow, store_token
+    from decp.gtd.ticktick import Secret
 
     if service != "ticktick":
         raise UsageError(f"unknown service {service!r}.", fix="use `decp gtd auth ticktick`.")
@@ -113,15 +121,25 @@ def auth_cmd(
     def say(text: str) -> None:
         err.print(text, markup=False, highlight=False)
 
-    token = run_auth_flow(
-        oauth_url=oauth_base(configured),
-        port=port,
-        open_browser=not no_browser,
-        timeout=timeout,
-        say=say,
-    )
+    if token_stdin:
+        token = Secret(sys.stdin.readline())
+        if not token.reveal():
+            raise UsageError(
+                "no token on stdin.",
+                fix="pipe it in: `decp gtd auth ticktick --token-stdin < file`.",
+            )
+    else:
+        token = run_auth_flow(
+            oauth_url=oauth_base(configured),
+            port=port,
+            open_browser=not no_browser,
+            timeout=timeout,
+            say=say,
+        )
     where = store_token(token, root)
-    say(f"Authorized. The token is in {where}; decp reads it from there.")
+    say(
+        f"{'Stored' if token_stdin else 'Authorized'}. The token is in {where}; decp reads it from there."
+    )
     say("TICKTICK_TOKEN in the environment takes precedence if you prefer a secret manager.")
 
 

@@ -34,6 +34,7 @@ from decp.gtd.sync import (
     RemoteItem,
     SyncOptions,
     base_of,
+    export_candidates,
     import_items,
     loop_book,
     ref_of,
@@ -67,16 +68,6 @@ def _commit(
     elif recorder.refs:
         with loop_book(config, dry_run=False) as book:
             recorder.apply(book, results)
-
-
-def _candidates(book: Any, backend: str, statuses: tuple[str, ...]) -> list[Loop]:
-    from decp.loops import DONE_STATUSES
-
-    return [
-        loop
-        for loop in book.loops
-        if loop.status in statuses or (loop.status in DONE_STATUSES and ref_of(loop, backend))
-    ]
 
 
 def _utc_stamp(iso: str) -> str:
@@ -326,7 +317,7 @@ def _export_todo_lines(
     nl = "\r\n" if raw and raw[0].endswith("\r\n") else "\n"
     lines = list(raw)
     appended: list[str] = []
-    for loop in _candidates(book, TODO_NAME, options.statuses):
+    for loop in export_candidates(book, TODO_NAME, options.statuses, recorder.state):
         if has_conflict_markers(loop.body):
             results[loop.id] = LoopResult(loop.id, "skipped", note=CONFLICT_SKIP)
             continue

@@ -33,6 +33,7 @@ from decp.gtd.model import (
     merge_import,
     parse_gtd,
     resolve_conflicts_into_body,
+    state_of_status,
     with_ref,
 )
 from decp.gtd.report import LOCAL, LoopResult, SyncReport
@@ -119,6 +120,28 @@ def ref_of(loop: Loop, backend: str) -> dict[str, str] | None:
 def base_of(state: SyncState, loop: Loop, ref: dict[str, str] | None) -> dict[str, Any] | None:
     entry = state.entry(loop.id, (ref or {}).get("h"))
     return entry.get("base") if entry else None
+
+
+def export_candidates(
+    book: LoopBook, backend: str, statuses: tuple[str, ...], state: SyncState
+) -> list[Loop]:
+    """Loops in the chosen statuses, plus mapped loops closed or rejected since the last sync.
+
+    A loop that was already finished at its last sync is settled: looking its
+    task up again on every export would cost one request per loop, forever.
+    """
+    chosen = []
+    for loop in book.loops:
+        if loop.status in statuses:
+            chosen.append(loop)
+            continue
+        ref = ref_of(loop, backend)
+        if loop.active or ref is None:
+            continue
+        before = (base_of(state, loop, ref) or {}).get("state")
+        if before is None or before[0] != state_of_status(loop.status):
+            chosen.append(loop)
+    return chosen
 
 
 def synced_fields(loop: Loop) -> Fields:

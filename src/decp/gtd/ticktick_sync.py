@@ -33,6 +33,7 @@ from decp.gtd.sync import (
     RemoteItem,
     SyncOptions,
     base_of,
+    export_candidates,
     import_items,
     loop_book,
     ref_of,
@@ -152,19 +153,18 @@ def find_project(client: TickTickClient, name: str) -> dict[str, Any] | None:
 
 
 def export_ticktick(config: Config, options: SyncOptions) -> SyncReport:
-    from decp.loops import DONE_STATUSES, read_loops
+    from decp.loops import read_loops
 
     name = list_name(config)
     report = SyncReport("export", NAME, f"list {name!r}", options.dry_run)
     adapter = TickTickAdapter(config.name)
     recorder = Recorder(config, NAME)
     book = read_loops(config)
-    candidates = [
-        loop
-        for loop in book.loops
-        if loop.status in options.statuses or (loop.status in DONE_STATUSES and ref_of(loop, NAME))
-    ]
+    candidates = export_candidates(book, NAME, options.statuses, recorder.state)
     results: dict[str, LoopResult] = {}
+    if not candidates:
+        report.notes.append(f"no loops with status {', '.join(options.statuses)} to export")
+        return report
     with open_client(config, options.dry_run) as client:
         project = find_project(client, name)
         if project is None:
