@@ -122,7 +122,14 @@ def auth_cmd(
         err.print(text, markup=False, highlight=False)
 
     if token_stdin:
-        token = Secret(sys.stdin.readline())
+        if sys.stdin.isatty():
+            import getpass
+
+            token = Secret(
+                getpass.getpass("Paste the TickTick API token (not echoed): ", sys.stderr)
+            )
+        else:
+            token = Secret(sys.stdin.readline())
         if not token.reveal():
             raise UsageError(
                 "no token on stdin.",
