@@ -272,6 +272,11 @@ def test_focal_files_over_budget_are_left_out_not_truncated(project: Path) -> No
     assert [c.path.name for c in result.files] == ["small.py"]
     assert "over budget" in result.pack and "x = 1" not in result.pack
     assert any("raise --budget" in w for w in result.warnings)
+    nxt = result.next_level
+    assert nxt is not None and nxt.level == 0
+    assert [c.path.name for c in nxt.added] == ["big.py"]
+    assert nxt.tokens > 700 and nxt.command in result.pack
+    assert get_counter(ENCODING).count(result.pack) == result.pack_tokens
 
 
 def test_explicit_level_over_budget_and_bad_flags_exit_2(dbtrepo: Path, run_decp) -> None:

@@ -94,6 +94,17 @@ class LevelCost:
         return f"L{self.level} {LEVELS[self.level]}"
 
 
+def next_expansion(
+    levels: list[LevelCost], level: int, omitted: list[Candidate]
+) -> LevelCost | None:
+    """The step after this pack: completing the focal files if some were left out, else the
+    first richer level that adds a file."""
+    if omitted:
+        full = levels[0]
+        return LevelCost(0, list(omitted), full.files, full.tokens, full.command)
+    return next((lc for lc in levels[level + 1 :] if lc.added), None)
+
+
 @dataclass
 class Scope:
     """Everything `decp context scope` knows: the chosen pack and what the rest would cost."""
@@ -113,10 +124,7 @@ class Scope:
 
     @property
     def next_level(self) -> LevelCost | None:
-        for cost in self.levels[self.level + 1 :]:
-            if cost.added:
-                return cost
-        return None
+        return next_expansion(self.levels, self.level, self.omitted)
 
     def to_dict(self) -> dict[str, object]:
         nxt = self.next_level
@@ -466,7 +474,7 @@ def render_pack(parts: _PackParts, tokens: int, *, with_contents: bool = True) -
         + f" (+{len(lc.added)})"
         for lc in parts.levels
     )
-    nxt = next((lc for lc in parts.levels[parts.level + 1 :] if lc.added), None)
+    nxt = next_expansion(parts.levels, parts.level, parts.omitted)
     if nxt is None:
         next_line = "Next: nothing more to add, every level is in this pack."
     else:
@@ -487,7 +495,9 @@ def render_pack(parts: _PackParts, tokens: int, *, with_contents: bool = True) -
         "## Files",
         "",
     ]
-    lines += [f"- {_code(c.shown(root))} {c.tokens:,} · {c.why}" for c in parts.files]
+    lines += [f"- {_code(c.shown(root))} {c.tokens:,} · {c.why}" for c in parts.files] or [
+        "- none: not even the focal files fit the budget."
+    ]
     if parts.omitted or parts.excluded:
         lines += ["", "## Left out", ""]
         lines += [
@@ -511,14 +521,18 @@ def _command(targets: list[str], budget: int, level: int) -> str:
 def _exact(parts: _PackParts, count: Callable[[str], int], guess: int) -> tuple[str, int]:
     """Render until the stated token count equals the real one (the count is in the text)."""
     tokens = guess
+    # A partial L0 keeps the full L0 estimate in the level list: that is what "L0" costs.
+    track = not parts.omitted
     for _ in range(6):
-        parts.levels[parts.level].tokens = tokens
+        if track:
+            parts.levels[parts.level].tokens = tokens
         text = render_pack(parts, tokens)
         real = count(text)
         if real == tokens:
             return text, real
         tokens = real
-    parts.levels[parts.level].tokens = tokens
+    if track:
+        parts.levels[parts.level].tokens = tokens
     text = render_pack(parts, tokens)
     return text, count(text)
 
