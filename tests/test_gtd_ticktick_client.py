@@ -177,3 +177,15 @@ def test_unreachable_server_is_one_clear_error() -> None:
     with client, pytest.raises(TickTickError) as info:
         client.list_projects()
     assert "unreachable" in info.value.one_line() and "tok-" not in info.value.one_line()
+
+
+def test_a_wrong_endpoint_is_a_clear_error_not_a_traceback(fake: FakeTickTick) -> None:
+    client = TickTickClient(fake.url + "/oauth", Secret(fake.token), retry_base=0.0)
+    with client, pytest.raises(TickTickError) as info:
+        client.list_projects()
+    assert "HTTP 404" in info.value.one_line()
+    project = fake.add_project("decp")
+    fake.edit_task(fake.add_task(project["id"], "t")["id"], id="")  # a task without an id
+    with client_for(fake) as good, pytest.raises(TickTickError) as shape_info:
+        good.project_data(project["id"])
+    assert "unexpected shape" in shape_info.value.one_line()

@@ -221,31 +221,37 @@ class TickTickClient:
     # -- projects (lists) ----------------------------------------------------
 
     def list_projects(self) -> list[dict[str, Any]]:
-        return self._request("GET", "/project") or []
+        return _tasks(self._request("GET", "/project"), "GET /project")
 
     def create_project(self, name: str) -> dict[str, Any]:
-        return self._request(
+        reply = self._request(
             "POST",
             "/project",
             body={"name": name, "viewMode": "list", "kind": "TASK"},
             idempotent=False,
         )
+        return _with_id(reply, "POST /project")
 
     def project_data(self, project_id: str) -> dict[str, Any]:
         """The list and its open tasks: {project, tasks, columns}."""
-        return self._request("GET", f"/project/{project_id}/data") or {}
+        reply = self._request("GET", f"/project/{project_id}/data") or {}
+        if not isinstance(reply, dict):
+            raise _shape_error(f"GET /project/{project_id}/data")
+        return {**reply, "tasks": _tasks(reply.get("tasks"), f"GET /project/{project_id}/data")}
 
     # -- tasks ---------------------------------------------------------------
 
     def get_task(self, project_id: str, task_id: str) -> dict[str, Any]:
-        return self._request("GET", f"/project/{project_id}/task/{task_id}")
+        return _with_id(self._request("GET", f"/project/{project_id}/task/{task_id}"), "GET task")
 
     def create_task(self, task: dict[str, Any]) -> dict[str, Any]:
-        return self._request("POST", "/task", body=_date_quirk(task), idempotent=False)
+        reply = self._request("POST", "/task", body=_date_quirk(task), idempotent=False)
+        return _with_id(reply, "POST /task")
 
     def update_task(self, task: dict[str, Any]) -> dict[str, Any]:
         """Post the FULL task object back: fields left out may be cleared by TickTick."""
-        return self._request("POST", f"/task/{task['id']}", body=_date_quirk(task))
+        reply = self._request("POST", f"/task/{task['id']}", body=_date_quirk(task))
+        return reply if isinstance(reply, dict) else task
 
     def complete_task(self, project_id: str, task_id: str) -> None:
         self._request("POST", f"/project/{project_id}/task/{task_id}/complete")
@@ -262,7 +268,7 @@ class TickTickClient:
             "endDate": format_date(datetime.now(UTC) + timedelta(days=1)),
         }
         try:
-            return self._request("POST", "/task/completed", body=body) or []
+            return _tasks(self._request("POST", "/task/completed", body=body), "/task/completed")
         except TickTickNotFound:
             # /task/filter's dates select by the task's own dates, not its
             # completion, so the fallback asks by status alone.
@@ -270,7 +276,29 @@ class TickTickClient:
 
     def filter_tasks(self, project_ids: list[str], statuses: list[int]) -> list[dict[str, Any]]:
         body = {"projectIds": project_ids, "status": statuses}
-        return self._request("POST", "/task/filter", body=body) or []
+        return _tasks(self._request("POST", "/task/filter", body=body), "/task/filter")
+
+
+def _shape_error(what: str) -> TickTickError:
+    return TickTickError(
+        f"TickTick answered {what} with an unexpected shape.",
+        fix=f"check the API URL ({BASE_URL_ENV} / [gtd] ticktick_api_url) points at the Open API (…/open/v1).",
+    )
+
+
+def _with_id(reply: Any, what: str) -> dict[str, Any]:
+    if not isinstance(reply, dict) or not reply.get("id"):
+        raise _shape_error(what)
+    return reply
+
+
+def _tasks(reply: Any, what: str) -> list[dict[str, Any]]:
+    """A list of objects with ids (tasks or projects); anything else is a wrong endpoint."""
+    if reply is None:
+        return []
+    if not isinstance(reply, list) or not all(isinstance(t, dict) and t.get("id") for t in reply):
+        raise _shape_error(what)
+    return reply
 
 
 def _date_quirk(task: dict[str, Any]) -> dict[str, Any]:

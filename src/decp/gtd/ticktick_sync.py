@@ -89,8 +89,12 @@ def task_fields(task: dict[str, Any]) -> tuple[str | None, Fields]:
 
     loop_id, title = split_task_title(str(task.get("title") or ""))
     notes = parse_notes(str(task.get("content") or ""))
-    tags = tuple(t for t in (task.get("tags") or []) if str(t).lower() != DECP_TAG)
-    state = STATES.get(int(task.get("status") or 0), OPEN)
+    raw_tags = task.get("tags") if isinstance(task.get("tags"), list) else []
+    tags = tuple(str(t) for t in raw_tags if str(t).lower() != DECP_TAG)
+    try:
+        state = STATES.get(int(task.get("status") or 0), OPEN)
+    except (TypeError, ValueError):
+        state = OPEN
     return loop_id or notes.loop_id, Fields(normalize_title(title), notes.body, tags, state)
 
 
