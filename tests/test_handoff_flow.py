@@ -50,6 +50,7 @@ def test_scripted_session(project, run_decp) -> None:
     (project / "models" / "fct_orders.sql").write_text(
         "select 1 as id -- 3-day lookback\n", encoding="utf-8"
     )
+    (project / "models" / "int_late_payments.sql").write_text("select 1 as id\n", encoding="utf-8")
 
     # 4. the user decides; the decision closes the loop
     decision = decp_json(
@@ -107,6 +108,7 @@ def test_scripted_session(project, run_decp) -> None:
     narrative = decp_json("pr")
     assert narrative["since"]["label"] == "merge-base with main"
     assert "models/fct_orders.sql" in narrative["diff_stat"]
+    assert "models/int_late_payments.sql" in narrative["diff_stat"]
     assert [d["id"] for d in narrative["decisions"]] == ["DECISION-001"]
     assert [x["id"] for x in narrative["loops_closed"]] == [loop_id]
     assert narrative["verified"][0].startswith("dbt build -s fct_orders+ passed")

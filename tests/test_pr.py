@@ -112,6 +112,10 @@ def test_pr_on_main_falls_back_to_the_session_start(project, run_decp) -> None:
     data = json.loads(run_decp("pr", "--json", cwd=project).stdout)
     assert data["since"]["label"] == "since this session's start"
     assert "models/fct_orders.sql" in data["diff_stat"]
+    (project / "models" / "brand_new.sql").write_text("select 4\n", encoding="utf-8")
+    data = json.loads(run_decp("pr", "--json", cwd=project).stdout)
+    assert data["untracked"] == ["models/brand_new.sql"]
+    assert "`models/brand_new.sql`" in data["markdown"]
     assert "Not recorded" in data["markdown"]  # no verification recorded: says so
 
 

@@ -115,7 +115,7 @@ def test_staleness_follows_git(project, run_decp) -> None:
     assert run_decp("session", "end", "--next", "x", cwd=project).returncode == 0
     fresh = json.loads(run_decp("resume", "--json", cwd=project).stdout)
     assert fresh["stale"] is False
-    assert "no tracked file changed" in fresh["pack"]
+    assert "no file changed since" in fresh["pack"]
     # memory files changing is not staleness
     run_decp("loop", "add", "a question", cwd=project)
     assert json.loads(run_decp("resume", "--json", cwd=project).stdout)["stale"] is False
@@ -124,6 +124,17 @@ def test_staleness_follows_git(project, run_decp) -> None:
     dirty = json.loads(run_decp("resume", "--json", cwd=project).stdout)
     assert dirty["stale"] is True
     assert dirty["staleness"]["files_changed"] == ["models/fct_orders.sql"]
+    # so is a new file nobody has added yet (ignored files are not)
+    (project / ".gitignore").write_text("target/\n", encoding="utf-8")
+    (project / "target").mkdir()
+    (project / "target" / "manifest.json").write_text("{}", encoding="utf-8")
+    (project / "models" / "new_model.sql").write_text("select 1\n", encoding="utf-8")
+    changed = json.loads(run_decp("resume", "--json", cwd=project).stdout)["staleness"]
+    assert changed["files_changed"] == [
+        ".gitignore",
+        "models/fct_orders.sql",
+        "models/new_model.sql",
+    ]
     git(project, "commit", "-qam", "change")
     committed = json.loads(run_decp("resume", "--json", cwd=project).stdout)
     assert committed["staleness"]["commits_since"] == 1

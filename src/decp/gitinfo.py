@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,9 +17,10 @@ MEMORY_DIR = ".project"  # decp's own files: not "what changed" in the code
 BASE_BRANCHES = ("main", "master", "origin/main", "origin/master")
 
 
-def git(root: Path, *args: str) -> str | None:
+def git(root: Path, *args: str, env_extra: dict[str, str] | None = None) -> str | None:
     """Run git in `root`; stdout (stripped of the final newline) or None on any failure."""
     env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C", "GIT_PAGER": "cat"}
+    env.update(env_extra or {})
     try:
         proc = subprocess.run(
             ["git", "-c", "core.quotepath=off", *args],
@@ -45,14 +47,20 @@ def head(root: Path) -> str | None:
 
 
 def worktree_snapshot(root: Path) -> str | None:
-    """A commit holding the tracked files as they are now (HEAD when clean), without touching them.
+    """A tree object of the working files as they are now (new files included, .gitignore
+    respected, .project/ left out), written through a throw-away index.
 
-    `git stash create` writes a dangling commit and leaves the working tree,
-    the index and the stash list alone; a later diff against it tells which
-    tracked files changed since, whether or not they were committed meanwhile.
+    Neither the real index nor the working tree is touched. A later
+    `git diff --name-only TREE` lists what changed since, whether or not the
+    session's work was committed meanwhile.
     """
-    snapshot = git(root, "stash", "create")
-    return snapshot or head(root)
+    with tempfile.TemporaryDirectory(prefix="decp-index-") as scratch:
+        extra = {"GIT_INDEX_FILE": str(Path(scratch) / "index")}
+        if head(root) is not None and git(root, "read-tree", "HEAD", env_extra=extra) is None:
+            return None
+        if git(root, "add", "-A", "--", ".", f":(exclude){MEMORY_DIR}", env_extra=extra) is None:
+            return None
+        return git(root, "write-tree", env_extra=extra)
 
 
 def branch(root: Path) -> str | None:
@@ -83,21 +91,23 @@ def commits_between(root: Path, old: str, new: str = "HEAD") -> int | None:
     return int(count) if count and count.isdigit() else None
 
 
-def changed_files(root: Path, since: str) -> list[str] | None:
-    """Tracked files that differ between `since` and the working tree, minus .project/."""
-    out = git(root, "diff", "--name-only", since, "--", ".", f":(exclude){MEMORY_DIR}")
+def changed_since(root: Path, snapshot: str) -> list[str] | None:
+    """Working files (new ones included) that differ from an earlier `worktree_snapshot`."""
+    now = worktree_snapshot(root)
+    if now is None:
+        return None
+    out = git(root, "diff", "--name-only", snapshot, now, "--", ".", f":(exclude){MEMORY_DIR}")
     if out is None:
         return None
     return [line for line in out.splitlines() if line]
 
 
-def uncommitted_files(root: Path) -> list[str] | None:
-    """Tracked files modified but not committed (git status --porcelain), minus .project/."""
-    out = git(root, "status", "--porcelain", "--untracked-files=no")
-    if out is None:
-        return None
-    files = [line[3:] for line in out.splitlines() if len(line) > 3]
-    return [f for f in files if not f.startswith(MEMORY_DIR + "/")]
+def untracked_files(root: Path) -> list[str]:
+    """New files git does not track yet (ignored ones excluded), minus .project/."""
+    out = git(
+        root, "ls-files", "--others", "--exclude-standard", "--", ".", f":(exclude){MEMORY_DIR}"
+    )
+    return [line for line in (out or "").splitlines() if line]
 
 
 def diff_stat(root: Path, since: str) -> str | None:

@@ -42,6 +42,7 @@ class Narrative:
     decisions: list[Decision]
     done: list[str]
     diff_stat: str | None
+    untracked: list[str]
     closed: list[Loop]
     follow_ups: list[Loop]
     verified: list[str]
@@ -62,6 +63,7 @@ class Narrative:
             "decisions": [d.to_dict() for d in self.decisions],
             "done": self.done,
             "diff_stat": self.diff_stat,
+            "untracked": self.untracked,
             "loops_closed": [x.to_dict() for x in self.closed],
             "follow_ups": [x.to_dict() for x in self.follow_ups],
             "verified": self.verified,
@@ -146,6 +148,7 @@ def build_narrative(
         decisions=sorted(decisions.values(), key=lambda d: d.number),
         done=done,
         diff_stat=stat,
+        untracked=gitinfo.untracked_files(config.root) if rng.sha else [],
         closed=closed,
         follow_ups=follow_ups,
         verified=checks,
@@ -194,6 +197,10 @@ def render(n: Narrative) -> str:
         ]
     else:
         out += ["", f"_No git diff: {n.range.label}._"]
+    if n.untracked:
+        names = ", ".join(f"`{name}`" for name in n.untracked[:20])
+        more = f" and {len(n.untracked) - 20} more" if len(n.untracked) > 20 else ""
+        out += ["", f"New files not yet in git (not in the stat): {names}{more}."]
     out += ["", "## Loops closed"]
     out += [
         f"- {x.id} ({x.status}) {x.title}: {x.outcome or 'no outcome recorded'}" for x in n.closed

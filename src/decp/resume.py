@@ -108,7 +108,7 @@ def staleness(config: Config) -> Staleness:
         return result
     reference = summary.tree or summary.head
     commits = gitinfo.commits_between(root, summary.head)
-    changed = gitinfo.changed_files(root, reference)
+    changed = gitinfo.changed_since(root, reference)
     if commits is None or changed is None:
         result.git = f"its commit {reference[:10]} is unknown here"
         result.stale = True
@@ -117,14 +117,12 @@ def staleness(config: Config) -> Staleness:
     result.commits_since, result.files_changed = commits, changed
     if changed:
         result.stale = True
-        result.reasons.append(f"{_plural(len(changed), 'tracked file')} changed since")
-        result.git = (
-            f"{_plural(commits, 'commit')}, {_plural(len(changed), 'tracked file')} changed since"
-        )
+        result.reasons.append(f"{_plural(len(changed), 'file')} changed since")
+        result.git = f"{_plural(commits, 'commit')}, {_plural(len(changed), 'file')} changed since"
     elif commits:
-        result.git = f"{_plural(commits, 'commit')} since, no tracked file changed"
+        result.git = f"{_plural(commits, 'commit')} since, no file changed"
     else:
-        result.git = "no tracked file changed since"
+        result.git = "no file changed since"
     return result
 
 
