@@ -163,13 +163,9 @@ def _estimated(name: str) -> bool:
 
 
 def _predict_name(preferred: str) -> str:
-    from decp import tokens
+    from decp.tokens import resolve_name
 
-    if preferred == tokens.OFFLINE_ENCODING:
-        return preferred
-    if tokens._is_cached(preferred) or os.environ.get(tokens.DOWNLOAD_ENV) == "1":
-        return preferred
-    return tokens.OFFLINE_ENCODING
+    return resolve_name(preferred)
 
 
 # --- the cache ------------------------------------------------------------------

@@ -69,6 +69,22 @@ def _is_cached(name: str) -> bool:
     return (_tiktoken_cache_dir() / key).is_file()
 
 
+def candidate_names(preferred: str) -> list[str]:
+    """Encodings worth trying, in order, without loading any (no network, no file reads)."""
+    names = []
+    if preferred != OFFLINE_ENCODING and (
+        _is_cached(preferred) or os.environ.get(DOWNLOAD_ENV) == "1"
+    ):
+        names.append(preferred)
+    names.append(OFFLINE_ENCODING)
+    return names
+
+
+def resolve_name(preferred: str) -> str:
+    """The encoding `get_counter(preferred)` will most likely use, without paying to load it."""
+    return candidate_names(preferred)[0]
+
+
 @cache
 def get_counter(preferred: str = "o200k_base") -> TokenCounter:
     """Best available counter for `preferred`, never touching the network by default."""
@@ -76,15 +92,7 @@ def get_counter(preferred: str = "o200k_base") -> TokenCounter:
         import tiktoken
     except ImportError:  # pragma: no cover - tiktoken is a hard dependency
         return TokenCounter(ESTIMATE_ENCODING, True, None)
-    if preferred == OFFLINE_ENCODING:
-        candidates = [OFFLINE_ENCODING]
-    else:
-        candidates = [preferred, OFFLINE_ENCODING]
-    for name in candidates:
-        if name != OFFLINE_ENCODING and not (
-            _is_cached(name) or os.environ.get(DOWNLOAD_ENV) == "1"
-        ):
-            continue
+    for name in candidate_names(preferred):
         try:
             return TokenCounter(name, False, tiktoken.get_encoding(name))
         except Exception:
