@@ -462,7 +462,8 @@ class LoopBook:
                     self.path,
                     block_start,
                     f"duplicate id {parsed.loop.id} (first at line {seen[number]}).",
-                    "give one of them the next free id (`decp loop list` shows the highest).",
+                    "renumber the later block to the id in `<!-- next-id: … -->` "
+                    "(or one above the highest id in the file).",
                 )
             seen[number] = block_start
             self._segments.append(parsed)
