@@ -140,7 +140,7 @@ def record_pack(config: Config, result: ScopeResult) -> None:
     )
     decisions = [(LedgerEntry(result.target, "dbt-pack", pack.tokens, why, when), False)]
     for group in pack.groups:
-        target = "dbt:" + pack.commands.group_target(group.selector)
+        target = "dbt:" + pack.commands.group_target(group.terms, group.excludes)
         reason = (
             f"collapsed in {result.target}: {len(group.members)} nodes of {group.label} "
             f"did not fit {pack.budget:,} tokens"

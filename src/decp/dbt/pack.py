@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from decp.dbt.analysis import Analysis
 from decp.dbt.commands import Commands, intersect
 from decp.dbt.groups import Group, link_groups, make_groups
-from decp.dbt.select import fqn_matches
+from decp.dbt.select import node_selector
 from decp.errors import UsageError
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 LEVELS = (0, 1, 2)
 DETAIL_SHARE = 0.5  # neighbours' details may use at most this share of the budget
-TOKENS_PER_GROUP = 350  # budget per group when choosing how finely to group
+TOKENS_PER_GROUP = 200  # budget per group when choosing how finely to group
 MAX_GROUPS = 16
 TOKENS_PER_LINE = 25  # a typical named line, to size a correction step
 GROW_STEPS = 6
@@ -99,8 +99,8 @@ class Pack:
 
     def folder(self, uid: str) -> str:
         node = self.analysis.node(uid)
-        if node.kind in ("source", "exposure"):
-            return f"{node.kind}s of {node.package}"
+        if node.kind == "source":
+            return f"sources of {node.package}"
         return "/".join(node.fqn[:-1]) or node.package
 
     def named_by_folder(self) -> list[tuple[str, list[str]]]:
@@ -377,7 +377,7 @@ class Fitter:
 
     def _core_command(self, level: int) -> str:
         a = self.analysis
-        focal_selectors = [node_selector(a, u) for u in a.focal[:MAX_FOCAL_TERMS]]
+        focal_selectors = [node_selector(a.graph, u) for u in a.focal[:MAX_FOCAL_TERMS]]
         if len(a.focal) <= MAX_FOCAL_TERMS and all(focal_selectors):
             details = self._core_detail_total(level)
             budget = _round_up(details + self._line_cum[len(a.core)] + 600)
@@ -442,22 +442,6 @@ def _shrink(plan: Plan, excess: int) -> Plan:
     if plan.cap > 1:
         return Plan(plan.level, 0, 0, plan.cap - 1)
     raise UsageError("the budget is too small for this selection.", fix="raise --budget.")
-
-
-def node_selector(a: Analysis, uid: str) -> str | None:
-    """A dbt selector that picks exactly this node, as short as possible."""
-    node = a.node(uid)
-    if node.kind == "source":
-        return f"source:{node.package}.{node.source_name}.{node.name}"
-    if "." not in node.name and a.graph.bare_name_matches(node.name) == {uid}:
-        return node.name
-    value = ".".join(node.fqn)
-    hits = [
-        n.uid
-        for n in a.graph.nodes.values()
-        if n.kind != "source" and fqn_matches(n.fqn, value, n.versioned)
-    ]
-    return f"fqn:{value}" if hits == [uid] else None
 
 
 def build_pack(

@@ -144,7 +144,7 @@ def markdown_lines(pack: Pack) -> list[str]:
             if group.internal:
                 edges.append(f"{group.internal} internal edges")
             lines.append(f"- {group.gid} {group.label}: {len(group.members)} ({'; '.join(edges)})")
-            lines.append(f"  expand: `{pack.commands.expand(group.selector)}`")
+            lines.append(f"  expand: `{pack.commands.expand(group.terms, group.excludes)}`")
     if pack.omitted:
         lines += ["", "## Not included", ""]
         lines.append(
@@ -281,7 +281,7 @@ def to_data(pack: Pack) -> dict[str, Any]:
                 "in": {pack.ref(k): v for k, v in g.edges_in.items()},
                 "out": {pack.ref(k): v for k, v in g.edges_out.items()},
                 "internal": g.internal,
-                "expand": pack.commands.expand(g.selector),
+                "expand": pack.commands.expand(g.terms, g.excludes),
             }
             for g in pack.groups
         ],

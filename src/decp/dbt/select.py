@@ -197,6 +197,50 @@ def _fqn_prefix(fqn: tuple[str, ...], selector: str, versioned: bool) -> bool:
     return True
 
 
+def glob_match(path: str, pattern: str) -> bool:
+    """pathlib-style glob, anchored: `*` and `?` stay within one folder, `**` spans folders."""
+    regex = _GLOB_CACHE.get(pattern)
+    if regex is None:
+        parts = [
+            "(?:[^/]+/)*" if segment == "**" else _segment_regex(segment) + "/"
+            for segment in pattern.split("/")
+        ]
+        regex = re.compile("".join(parts).removesuffix("/") + r"\Z")
+        _GLOB_CACHE[pattern] = regex
+    return regex.match(path) is not None
+
+
+def _segment_regex(segment: str) -> str:
+    out, i = [], 0
+    while i < len(segment):
+        char = segment[i]
+        if char == "*":
+            out.append("[^/]*")
+        elif char == "?":
+            out.append("[^/]")
+        elif char == "[" and (end := _class_end(segment, i)) > 0:
+            body = segment[i + 1 : end].replace("\\", "\\\\")
+            out.append("[" + ("^" + body[1:] if body.startswith("!") else body) + "]")
+            i = end
+        else:
+            out.append(re.escape(char))
+        i += 1
+    return "".join(out)
+
+
+def _class_end(segment: str, start: int) -> int:
+    """Index of the `]` closing the character class at `start`, or -1 (then `[` is literal)."""
+    j = start + 1
+    if segment[j : j + 1] == "!":
+        j += 1
+    if segment[j : j + 1] == "]":
+        j += 1
+    return segment.find("]", j)
+
+
+_GLOB_CACHE: dict[str, re.Pattern[str]] = {}
+
+
 def _path_matches(node: Node, value: str) -> bool:
     """`path:` as dbt globs it from the project root: the file, its YAML, or a parent dir."""
     pattern = value.strip().rstrip("/").removeprefix("./")
@@ -205,7 +249,7 @@ def _path_matches(node: Node, value: str) -> bool:
     candidates = [node.path, *(str(p) for p in PurePosixPath(node.path).parents if str(p) != ".")]
     if node.patch_path:
         candidates.append(node.patch_path)
-    return any(fnmatchcase(c, pattern) for c in candidates)
+    return any(glob_match(c, pattern) for c in candidates)
 
 
 def _source_matches(node: Node, value: str) -> bool:
@@ -369,3 +413,19 @@ def _bare_values(text: str) -> Iterator[str]:
         match = _SPEC.match(word)
         if match and match.group("value"):
             yield match.group("value")
+
+
+def node_selector(graph: Graph, uid: str) -> str | None:
+    """A dbt selector that picks exactly this node (and nothing else), as short as possible."""
+    node = graph.nodes[uid]
+    if node.kind == "source":
+        return f"source:{node.package}.{node.source_name}.{node.name}"
+    if "." not in node.name and graph.bare_name_matches(node.name) == {uid}:
+        return node.name
+    value = ".".join(node.fqn)
+    hits = [
+        n.uid
+        for n in graph.nodes.values()
+        if n.kind != "source" and fqn_matches(n.fqn, value, n.versioned)
+    ]
+    return f"fqn:{value}" if hits == [uid] else None
