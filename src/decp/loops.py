@@ -58,7 +58,7 @@ NOW_ENV = "DECP_NOW"  # fixed clock for reproducible demos and tests
 DOCS_PAGE = "patterns/loop-capture/"
 
 _HEADING_RE = re.compile(r"#{1,3}(?:[ \t]|$)")
-_LOOP_CANDIDATE_RE = re.compile(r"#+[ \t]*LOOP-", re.IGNORECASE)
+_LOOP_CANDIDATE_RE = re.compile(r"#+[ \t]*LOOP-\d")
 _LOOP_HEADING_RE = re.compile(
     r"###[ \t]+LOOP-(?P<num>\d+)[ \t]+\((?P<status>[^)]*)\)[ \t]*(?P<title>.*?)[ \t]*"
 )
