@@ -96,11 +96,16 @@ def git_status(repo: Path) -> str:
 
 @dataclass(frozen=True)
 class TemplateRepo:
-    """The tagged template repo, and the PROTOCOL.md line v2 rewords."""
+    """The tagged template repo, the PROTOCOL.md line v2 rewords, and v1's user-data files.
+
+    `user_data` is recorded when v1 is built: template/ in the working tree may
+    change while the suite runs (the lead keeps editing), the tags do not.
+    """
 
     path: Path
     old_line: str
     new_line: str
+    user_data: tuple[str, ...]
 
 
 def copy_lead_template(dst: Path) -> Path:
@@ -129,8 +134,8 @@ def reworded(line: str) -> str:
     return line.replace("Why:", f"Why {V2_MARK}:", 1)
 
 
-def build_template_repo(path: Path) -> dict[str, str]:
-    """Template repo with three tags; returns the PROTOCOL line v2 rewords.
+def build_template_repo(path: Path) -> TemplateRepo:
+    """Template repo with three tags, built from the lead's working tree.
 
     v1.0.0: the lead's template as it is in the working tree.
     v2.0.0: one PROTOCOL.md line reworded, a new file (NEW_FILE), and a line
@@ -139,6 +144,7 @@ def build_template_repo(path: Path) -> dict[str, str]:
             the `_exclude`-on-update rule must survive).
     """
     copy_lead_template(path)
+    user_data = tuple(stamped_user_data(path / "template"))
     git_init(path)
     commit_all(path, "template v1")
     git(path, "tag", V1)
@@ -150,8 +156,9 @@ def build_template_repo(path: Path) -> dict[str, str]:
     (path / "template" / NEW_FILE).write_text(NEW_FILE_TEXT, encoding="utf-8")
     # v2 also changes the user-data templates: an update must still not touch the user's copies.
     for rel in template_user_data(path / "template"):
-        if (path / "template" / rel).is_file():
-            append(path / "template" / rel, USER_DATA_V2_LINE)
+        target = path / "template" / rel
+        for file in [target] if target.is_file() else sorted(target.rglob("*.*")):
+            append(file, USER_DATA_V2_LINE)
     commit_all(path, "template v2: reword PROTOCOL.md, add NEW.md, change user-data templates")
     git(path, "tag", V2)
 
@@ -163,7 +170,7 @@ def build_template_repo(path: Path) -> dict[str, str]:
             target.unlink()
     commit_all(path, "template v3: drop user-data paths from template/")
     git(path, "tag", V3)
-    return {"old_line": old_line, "new_line": reworded(old_line)}
+    return TemplateRepo(path, old_line, reworded(old_line), user_data)
 
 
 def template_user_data(template_dir: Path = TEMPLATE_DIR) -> list[str]:
@@ -284,8 +291,7 @@ def session_template_repo(factory: pytest.TempPathFactory) -> TemplateRepo:
     """Build the v1/v2/v3 template repo once per pytest session."""
     if "repo" not in _SESSION:
         path = factory.mktemp("template-repo")
-        lines = build_template_repo(path)
-        _SESSION["repo"] = TemplateRepo(path, lines["old_line"], lines["new_line"])
+        _SESSION["repo"] = build_template_repo(path)
     repo = _SESSION["repo"]
     assert isinstance(repo, TemplateRepo)
     return repo

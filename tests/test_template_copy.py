@@ -78,14 +78,15 @@ def _files(root: Path) -> set[str]:
     return set(tree_digest(root))
 
 
-def _expected_files(agents: list[str]) -> set[str]:
+def _expected_files(agents: list[str], user_data: tuple[str, ...]) -> set[str]:
     chosen = {SHIMS[a] for a in agents if a in SHIMS}
-    return CORE_FILES | chosen | set(stamped_user_data())
+    return CORE_FILES | chosen | set(user_data)
 
 
-def _assert_exact_shims(root: Path, agents: list[str]) -> None:
+def _assert_exact_shims(root: Path, agents: list[str], user_data: tuple[str, ...]) -> None:
+    """The chosen shims and the template's user-data files are there; nothing unchosen is."""
     files = _files(root)
-    missing = _expected_files(agents) - files
+    missing = _expected_files(agents, user_data) - files
     assert not missing, f"stamped repo lacks {sorted(missing)}; has {sorted(files)}"
     for agent, shim in SHIMS.items():
         if agent not in agents:
@@ -132,7 +133,7 @@ def test_cli_copy_with_defaults_needs_no_trust(template_repo: TemplateRepo, tmp_
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    _assert_exact_shims(dst, DEFAULT_AGENTS)
+    _assert_exact_shims(dst, DEFAULT_AGENTS, template_repo.user_data)
     answers = yaml.safe_load((dst / ".copier-answers.yml").read_text(encoding="utf-8"))
     assert answers["_commit"] == V1
     assert answers["agents"] == DEFAULT_AGENTS
@@ -153,14 +154,57 @@ def test_copy_from_this_repo_itself(tmp_path: Path) -> None:
         timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
-    _assert_exact_shims(dst, DEFAULT_AGENTS)
+    _assert_exact_shims(dst, DEFAULT_AGENTS, tuple(stamped_user_data()))
     assert run_doctor(dst).returncode == 0
 
 
-def test_stamped_user_data_files_exist(stamped: Callable[..., Path]) -> None:
+def test_copier_yml_is_safe_to_run_untrusted() -> None:
+    """Static half of "no --trust": no tasks, no extensions, and a Copier new enough for updates.
+
+    (The dynamic half: every stamp in these tests runs with unsafe=False.)
+    """
+
+    class _Loader(yaml.SafeLoader):
+        pass
+
+    _Loader.add_constructor("!include", lambda loader, node: {})
+    docs = list(yaml.load_all((REPO_ROOT / "copier.yml").read_text(encoding="utf-8"), _Loader))
+    settings = {k: v for doc in docs if isinstance(doc, dict) for k, v in doc.items()}
+    assert "_tasks" not in settings and "_jinja_extensions" not in settings
+    assert "_migrations" not in settings
+    major, minor = (int(x) for x in str(settings["_min_copier_version"]).split(".")[:2])
+    assert (major, minor) >= (9, 16), "copier < 9.16 deletes gitignored files on update"
+
+
+def test_gitignore_never_hides_user_data(
+    stamped: Callable[..., Path], template_repo: TemplateRepo, tmp_path: Path
+) -> None:
+    """`.project/.gitignore` drops runtime noise only; nothing the user writes is ignored."""
+    root = git_init(private_copy(stamped(), tmp_path / "repo"))
+    keep = [
+        *template_repo.user_data,
+        ".project/sessions/2026-11-26-1.md",
+        ".project/decp.toml",
+        ".project/PROTOCOL.md",
+        ".project/gtd/todo.txt",
+    ]
+    ignored = [rel for rel in keep if _is_ignored(root, rel)]
+    assert not ignored, f".project/.gitignore hides user files: {ignored}"
+
+
+def _is_ignored(root: Path, rel: str) -> bool:
+    proc = subprocess.run(
+        ["git", "check-ignore", "-q", "--no-index", rel], cwd=root, capture_output=True
+    )
+    return proc.returncode == 0
+
+
+def test_stamped_user_data_files_exist(
+    stamped: Callable[..., Path], template_repo: TemplateRepo
+) -> None:
     """Whatever user-data files template/.project ships are stamped on copy."""
     root = stamped()
-    for rel in stamped_user_data():
+    for rel in template_repo.user_data:
         assert (root / rel).is_file(), f"user-data file {rel} not stamped"
 
 
@@ -213,7 +257,9 @@ def test_answers_are_rendered_into_decp_toml(stamped: Callable[..., Path]) -> No
 
 
 @pytest.mark.parametrize("project_type", PROJECT_TYPES)
-def test_each_project_type(project_type: str, stamped: Callable[..., Path], tmp_path: Path) -> None:
+def test_each_project_type(
+    project_type: str, stamped: Callable[..., Path], template_repo: TemplateRepo, tmp_path: Path
+) -> None:
     root = stamped(project_type=project_type)
     config = load_config(root)
     assert config.project_type == project_type
@@ -226,7 +272,7 @@ def test_each_project_type(project_type: str, stamped: Callable[..., Path], tmp_
             f"{name} for a {project_type} project {'lacks' if project_type == 'dbt' else 'shows'} "
             "`decp dbt scope`"
         )
-    _assert_exact_shims(root, DEFAULT_AGENTS)
+    _assert_exact_shims(root, DEFAULT_AGENTS, template_repo.user_data)
     _assert_doctor_clean_and_fix_noop(root, tmp_path / "fix")
 
 
@@ -239,11 +285,13 @@ def test_each_project_type(project_type: str, stamped: Callable[..., Path], tmp_
     ids=["none", "gemini+windsurf", "all"],
 )
 def test_agent_selection_stamps_exactly_the_chosen_shims(
-    agents: list[str], stamped: Callable[..., Path], tmp_path: Path
+    agents: list[str], stamped: Callable[..., Path], template_repo: TemplateRepo, tmp_path: Path
 ) -> None:
     root = stamped(agents=agents)
-    _assert_exact_shims(root, agents)
+    _assert_exact_shims(root, agents, template_repo.user_data)
     assert list(load_config(root).agents) == agents
+    readme = (root / ".project" / "README.md").read_text(encoding="utf-8")
+    assert ("CHAT-BOOTLOADER.md" in readme) == ("chat" in agents)
     _assert_doctor_clean_and_fix_noop(root, tmp_path / "fix")
 
 

@@ -32,7 +32,6 @@ from template_helpers import (
     session_template_repo,
     stamp,
     stamp_repo,
-    template_user_data,
     tree_digest,
     update,
 )
@@ -45,6 +44,7 @@ SESSION_FILE = f"{SESSIONS_DIR}/2026-11-26-1.md"
 USER_PROTOCOL_LINE = (
     "Team rule: we also run `dbt build --select state:modified+` before every PR.\n"
 )
+DELETED_USER_DATA = (".project/LOOPS.md", ".project/CONTEXT.md")
 CONFLICT_LINE = "Why: OUR TEAM'S OWN WORDING of the opening line, keep it."
 
 
@@ -206,37 +206,48 @@ def test_task_budget_override_survives_update(template_repo: TemplateRepo, tmp_p
 
 
 @pytest.fixture(scope="module")
-def readme_deleted(template_repo: TemplateRepo, tmp_path_factory: pytest.TempPathFactory) -> dict:
+def deleted(template_repo: TemplateRepo, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The user deleted a template-owned file (README.md) and two user-data files, then updated."""
     root = stamp_repo(template_repo.path, tmp_path_factory.mktemp("deleted") / "shop")
-    user_data = _write_user_data(root)
-    (root / ".project" / "README.md").unlink()
-    commit_all(root, "user deletes the template-owned README")
+    _write_user_data(root)
+    commit_all(root, "user data")
+    for rel in (*DELETED_USER_DATA, ".project/README.md"):
+        (root / rel).unlink()
+    commit_all(root, "user deletes README.md, LOOPS.md and CONTEXT.md")
+    kept = _user_data_digest(root)
     update(root, ref=V2)
-    return {"root": root, "user_data": user_data}
+    return {"root": root, "user_data": kept}
 
 
 def test_deleted_template_owned_file_stays_deleted(
-    readme_deleted: dict, template_repo: TemplateRepo
+    deleted: dict, template_repo: TemplateRepo
 ) -> None:
     """Copier treats the deletion as the user's change: update does not recreate README.md.
 
-    Everything else still updates and the user data is untouched.
+    Everything else still updates.
     """
-    root: Path = readme_deleted["root"]
+    root: Path = deleted["root"]
     assert not (root / ".project" / "README.md").exists()
     assert template_repo.new_line in (root / ".project" / "PROTOCOL.md").read_text(encoding="utf-8")
     assert (root / NEW_FILE).is_file()
-    assert _user_data_digest(root) == readme_deleted["user_data"]
     assert _answers(root)["_commit"] == V2
     assert not _conflict_artifacts(root)
 
 
-def test_doctor_advice_for_deleted_template_file_works(readme_deleted: dict) -> None:
-    """doctor must flag the missing README.md and offer a fix that actually restores it.
+def test_deleted_user_data_is_not_resurrected(deleted: dict) -> None:
+    root: Path = deleted["root"]
+    for rel in DELETED_USER_DATA:
+        assert not (root / rel).exists(), f"update resurrected {rel}"
+    assert _user_data_digest(root) == deleted["user_data"], "remaining user data changed"
 
-    `copier update` does not (previous test), so advising it sends users in a circle.
+
+def test_doctor_advice_for_deleted_template_file_works(deleted: dict) -> None:
+    """doctor flags only the missing README.md, with a fix that actually restores it.
+
+    Missing user data is a warning (decp recreates it). `copier update` does not
+    restore a deleted file (see above), so advising it sends users in a circle.
     """
-    result = run_doctor(readme_deleted["root"])
+    result = run_doctor(deleted["root"])
     assert result.returncode == 1, result.stdout
     fails = [line for line in result.stdout.splitlines() if line.startswith("[FAIL]")]
     assert len(fails) == 1 and ".project/README.md" in fails[0], result.stdout
@@ -246,30 +257,12 @@ def test_doctor_advice_for_deleted_template_file_works(readme_deleted: dict) -> 
     assert "git" in fails[0], fails[0]
 
 
-def test_deleted_user_data_is_not_resurrected(template_repo: TemplateRepo, tmp_path: Path) -> None:
-    root = stamp_repo(template_repo.path, tmp_path / "shop")
-    _write_user_data(root)
-    commit_all(root, "user data")
-    (root / ".project" / "LOOPS.md").unlink()
-    (root / ".project" / "CONTEXT.md").unlink()
-    commit_all(root, "user drops LOOPS.md and CONTEXT.md")
-    kept = _user_data_digest(root)
-
-    update(root, ref=V2)
-
-    assert not (root / ".project" / "LOOPS.md").exists(), "update resurrected LOOPS.md"
-    assert not (root / ".project" / "CONTEXT.md").exists(), "update resurrected CONTEXT.md"
-    assert _user_data_digest(root) == kept
-    assert (root / NEW_FILE).is_file()
-    assert run_doctor(root).returncode == 0  # missing user data is a warning, not a failure
-
-
 @pytest.mark.parametrize("edited", [False, True], ids=["pristine", "edited"])
 def test_template_dropping_user_data_path_keeps_users_file(
     edited: bool, template_repo: TemplateRepo, tmp_path: Path
 ) -> None:
     """v3 removes every user-data path from template/; `_exclude` on update keeps the user's files."""
-    assert template_user_data(), "template/ ships no user-data path: nothing to check"
+    assert template_repo.user_data, "template/ ships no user-data path: nothing to check"
     root = stamp_repo(template_repo.path, tmp_path / "shop")
     if edited:
         _write_user_data(root)
@@ -344,6 +337,39 @@ def test_existing_agent_files_survive_update(template_repo: TemplateRepo, tmp_pa
     for rel, data in fixed.items():
         assert (root / rel).read_bytes() == data, f"copier update changed {rel}"
     assert run_doctor(root).returncode == 0
+
+
+def test_dropping_agents_on_update_keeps_users_own_agent_files(
+    template_repo: TemplateRepo, tmp_path: Path
+) -> None:
+    """Re-answering `agents` must never delete an agent file that holds the user's own text.
+
+    The repo had its own CLAUDE.md and copilot instructions before decp; the
+    user later narrows the agents to Gemini. Whatever Copier does with decp's
+    own shims, the user's text must survive, and `decp doctor --fix` must wire
+    the newly chosen agent.
+    """
+    root = git_init(tmp_path / "shop")
+    own = {
+        "CLAUDE.md": "Claude: be terse.\n",
+        ".github/copilot-instructions.md": "Copilot: prefer CTEs.\n",
+    }
+    for rel, text in own.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text, encoding="utf-8")
+    commit_all(root, "existing agent files")
+    stamp(template_repo.path, root)
+    assert run_doctor(root, "--fix").returncode == 0
+    commit_all(root, "stamp decp, add decp blocks")
+
+    update(root, ref=V2, data={"agents": ["gemini"]})
+
+    for rel, text in own.items():
+        assert (root / rel).is_file(), f"copier update deleted the user's own {rel}"
+        assert (root / rel).read_text(encoding="utf-8").startswith(text)
+    fixed = run_doctor(root, "--fix")
+    assert fixed.returncode == 0, fixed.stdout
+    assert "<!-- decp:begin -->" in (root / "GEMINI.md").read_text(encoding="utf-8")
 
 
 def test_update_needs_a_clean_worktree_and_changes_nothing_when_refused(
