@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from decp.config import load_config
 from decp.loops import read_loops, review_loops
 
@@ -222,3 +224,33 @@ def test_review_in_a_pseudo_terminal(project) -> None:
     loops = read_loops(config)
     assert loops.get("1").status == "open"
     assert loops.get("2").status == "rejected" and loops.get("2").outcome == "no"
+
+
+def test_a_real_write_leaves_hand_edits_byte_identical(project, run_decp) -> None:
+    from test_loops import HAND_WRITTEN
+
+    path = project / LOOPS
+    path.write_text(HAND_WRITTEN, encoding="utf-8")
+    assert run_decp("loop", "approve", "7", cwd=project).returncode == 0
+    after = path.read_text(encoding="utf-8")
+    changed = [
+        (a, b) for a, b in zip(HAND_WRITTEN.splitlines(), after.splitlines(), strict=True) if a != b
+    ]
+    assert [a for a, _ in changed] == ["### LOOP-007 (Proposed) Second loop", "- updated: whenever"]
+    new_id = run_decp("loop", "propose", "appended", cwd=project).stdout.strip()
+    assert new_id == "LOOP-010"
+    final = path.read_text(encoding="utf-8")
+    assert final.startswith(after.split("<!-- next-id")[0])
+    assert "<!-- next-id: LOOP-011 -->" in final
+
+
+@pytest.mark.parametrize(
+    "args",
+    [("state", "show"), ("session", "start"), ("resume",), ("pr",), ("decision", "list")],
+)
+def test_every_handoff_command_outside_a_stamped_repo_says_how_to_stamp(
+    tmp_path, run_decp, args
+) -> None:
+    result = run_decp(*args, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "copier copy" in result.stderr and "Traceback" not in result.stderr
