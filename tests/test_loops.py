@@ -300,3 +300,14 @@ def test_stamped_template_is_the_default_header_parses_and_round_trips() -> None
 
 def test_statuses_contract() -> None:
     assert STATUSES == ("proposed", "open", "clarifying", "closed", "rejected")
+
+
+def test_render_refuses_what_it_could_not_read_back() -> None:
+    parsed = book(HAND_WRITTEN)
+    parsed.get("3").status = "done"
+    with pytest.raises(UsageError):
+        parsed.render()
+    parsed.get("3").status = "open"
+    parsed.get("3").title = "   "
+    with pytest.raises(UsageError):
+        parsed.render()

@@ -576,8 +576,15 @@ class LoopBook:
     # -- rendering
     def render(self) -> str:
         """The file text; byte-identical to the input when nothing changed."""
-        for loop in self.loops:
-            normalize_tags(loop.tags)  # raise before anything is written
+        for loop in self.loops:  # refuse to write what could not be read back
+            normalize_tags(loop.tags)
+            if loop.status not in STATUSES:
+                raise UsageError(
+                    f"{loop.id} has unknown status {loop.status!r}.",
+                    fix=f"use one of: {', '.join(STATUSES)} (via `transition`).",
+                )
+            if not loop.title:
+                raise UsageError(f"{loop.id} has an empty title.", fix="give it a short title.")
         present = {id(loop) for loop in self.loops}
         known = {id(s.loop) for s in self._segments if isinstance(s, _Block)}
         new = [loop for loop in self.loops if id(loop) not in known]
