@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import jinja2
@@ -308,6 +309,10 @@ def test_render_refuses_what_it_could_not_read_back() -> None:
     with pytest.raises(UsageError):
         parsed.render()
     parsed.get("3").status = "open"
+    parsed.loops.append(copy.deepcopy(parsed.get("7")))
+    with pytest.raises(UsageError):
+        parsed.render()
+    parsed.loops.pop()
     parsed.get("3").title = "   "
     with pytest.raises(UsageError):
         parsed.render()

@@ -576,6 +576,10 @@ class LoopBook:
     # -- rendering
     def render(self) -> str:
         """The file text; byte-identical to the input when nothing changed."""
+        ids = [loop.id for loop in self.loops]
+        if len(set(ids)) != len(ids):
+            dup = next(i for i in ids if ids.count(i) > 1)
+            raise UsageError(f"two loops share the id {dup}.", fix="allocate ids with `new_loop`.")
         for loop in self.loops:  # refuse to write what could not be read back
             normalize_tags(loop.tags)
             if loop.status not in STATUSES:
