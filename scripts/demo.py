@@ -67,10 +67,16 @@ def stamp() -> None:
     from copier import run_copy
 
     print(f"$ copier copy --defaults {ROOT} {REPO}")
-    run_copy(str(ROOT), REPO, defaults=True, quiet=True, vcs_ref="HEAD", data={"project_name": "shop"})
+    run_copy(
+        str(ROOT), REPO, defaults=True, quiet=True, vcs_ref="HEAD", data={"project_name": "shop"}
+    )
     created = sorted(
-        str(p.relative_to(REPO)) for p in REPO.rglob("*") if p.is_file() and ".git" not in p.parts
-        and p.relative_to(REPO).parts[0] not in {"models", "target", "tests", "seeds", "macros", "analyses", "snapshots"}
+        str(p.relative_to(REPO))
+        for p in REPO.rglob("*")
+        if p.is_file()
+        and ".git" not in p.parts
+        and p.relative_to(REPO).parts[0]
+        not in {"models", "target", "tests", "seeds", "macros", "analyses", "snapshots"}
         and p.name not in {"dbt_project.yml", ".gitignore"}
     )
     print("Stamped:\n  " + "\n  ".join(created))
@@ -94,13 +100,32 @@ def main() -> None:
     decp("state", "set", "goal", "Move fct_orders to order-line grain")
     decp("dbt", "scope", "--select", "+fct_orders+", "--budget", "1500", "--level", "auto")
     banner("5. The agent proposes a loop; the user approves it")
-    loop_id = decp(
-        "loop", "propose", "Do finance marts sum order totals or line totals?",
-        "--context", "scoping the grain change", "--source", "fct_orders", "--tag", "grain",
-    ).strip().split()[-1]
+    loop_id = (
+        decp(
+            "loop",
+            "propose",
+            "Do finance marts sum order totals or line totals?",
+            "--context",
+            "scoping the grain change",
+            "--source",
+            "fct_orders",
+            "--tag",
+            "grain",
+        )
+        .strip()
+        .split()[-1]
+    )
     decp("loop", "approve", loop_id)
     banner("6. The user decides; the decision closes the loop")
-    decp("decision", "add", "Keep order-level totals in finance marts", "--why", "revenue reports reconcile to orders", "--loop", loop_id)
+    decp(
+        "decision",
+        "add",
+        "Keep order-level totals in finance marts",
+        "--why",
+        "revenue reports reconcile to orders",
+        "--loop",
+        loop_id,
+    )
     banner("7. End the session and read the resume pack a fresh agent starts from")
     decp("session", "end", "--done", "Scoped fct_orders lineage", "--next", "Write int_order_lines")
     decp("resume")

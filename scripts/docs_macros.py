@@ -59,12 +59,19 @@ def define_env(env: Any) -> None:
     @env.macro
     def copier_questions() -> str:
         config = _load_copier_yml()
-        rows = ["| Question | Type | Default | Asked when | What it is for |", "|---|---|---|---|---|"]
+        rows = [
+            "| Question | Type | Default | Asked when | What it is for |",
+            "|---|---|---|---|---|",
+        ]
         for name, spec in config.items():
             if name.startswith("_") or not isinstance(spec, dict):
                 continue
             when = spec.get("when", True)
-            when_text = "always" if when is True else ("never (pass with `--data`)" if when is False else f"`{when.strip('{} ')}`")
+            when_text = (
+                "always"
+                if when is True
+                else ("never (pass with `--data`)" if when is False else f"`{when.strip('{} ')}`")
+            )
             default = spec.get("default", "")
             if isinstance(default, list):
                 default = ", ".join(default)
@@ -87,12 +94,13 @@ def define_env(env: Any) -> None:
         parts: list[str] = []
 
         def walk(cmd: Any, path: list[str]) -> None:
-            ctx = type(root).context_class(cmd, info_name=" ".join(path), terminal_width=100, max_content_width=100)
+            ctx = type(root).context_class(
+                cmd, info_name=" ".join(path), terminal_width=100, max_content_width=100
+            )
             help_text = cmd.get_help(ctx)
             title = " ".join(path)
             parts.append(f"### `{title}`\n\n```text\n{help_text}\n```\n")
             if hasattr(cmd, "list_commands"):  # typer vendors its own click
-
                 for name in sorted(cmd.list_commands(ctx)):
                     sub = cmd.get_command(ctx, name)
                     if sub is not None and not sub.hidden:

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from copier import run_copy
-
 from conftest import REPO_ROOT
+from copier import run_copy
 
 DOCS_URL = "https://docs.decp.invalid/site"
 LINK_RE = re.compile(re.escape(DOCS_URL) + r"(/[^\s)\"'`<>]*)?")
