@@ -40,9 +40,9 @@ def _root(
 
 
 def _register_all() -> None:
-    from decp.cli import doctor
+    from decp.cli import context, dbt, doctor, gtd, handoff, task
 
-    for module in (doctor,):
+    for module in (doctor, handoff, context, task, gtd, dbt):
         module.register(app)
 
 
