@@ -9,10 +9,14 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from decp.dbt.graph import TEST, Graph
 from decp.dbt.manifest import Node
 from decp.dbt.select import Selection
+
+if TYPE_CHECKING:
+    from decp.dbt.groups import FolderIndex
 
 UNREACHED = 1_000_000
 
@@ -37,6 +41,15 @@ class Analysis:
     parents: dict[str, list[str]] = field(default_factory=dict)  # within the selection
     children: dict[str, list[str]] = field(default_factory=dict)
     key_chains: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
+    _folder_index: FolderIndex | None = field(default=None, repr=False)
+
+    def folder_index(self) -> FolderIndex:
+        """Folders of the selection with members by priority (built once, used per plan)."""
+        if self._folder_index is None:
+            from decp.dbt.groups import FolderIndex
+
+            self._folder_index = FolderIndex(self)
+        return self._folder_index
 
     def node(self, uid: str) -> Node:
         return self.graph.nodes[uid]

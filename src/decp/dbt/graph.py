@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from decp.dbt.manifest import Node
 
 TEST = "test"
+SCANS_BEFORE_INDEX = 4
 
 
 @dataclass
@@ -20,6 +21,7 @@ class Graph:
     code_loader: Callable[[], dict[str, str]] = field(repr=False, default=dict)
     _code: dict[str, str] | None = field(default=None, repr=False)
     _by_bare_name: dict[str, set[str]] | None = field(default=None, repr=False)
+    _lookups: int = field(default=0, repr=False)
 
     @classmethod
     def build(
@@ -40,14 +42,21 @@ class Graph:
         return self._code.get(uid, "")
 
     def bare_name_matches(self, name: str) -> set[str]:
-        """Nodes a dotless, wildcard-free `fqn:` value selects, via an index.
+        """Nodes a dotless, wildcard-free `fqn:` value selects.
 
         dbt matches such a value when it equals the fqn leaf (for a versioned model:
         the name part, or name_version) or the first fqn part, with or without the
-        package; indexing those keys makes selection and "is this name unique"
-        checks O(1) instead of a scan per name. Sources are never matched by name.
+        package. Sources are never matched by name. A few lookups scan the nodes;
+        after that an index makes each lookup O(1).
         """
         if self._by_bare_name is None:
+            self._lookups += 1
+            if self._lookups <= SCANS_BEFORE_INDEX:
+                return {
+                    uid
+                    for uid, node in self.nodes.items()
+                    if node.kind != "source" and node.fqn and name in _bare_keys(node)
+                }
             index: dict[str, set[str]] = {}
             for uid, node in self.nodes.items():
                 if node.kind == "source" or not node.fqn:

@@ -6,16 +6,22 @@ source, so each one maps to dbt selectors (`fqn:pkg.folder.*`,
 `source:pkg.src.*`) and expands with one command.
 
 Grouping starts at package level and splits the largest group into its
-sub-folders while the group count stays within the cap. When even the
-largest group has too many sub-folders, its biggest sub-folders are split out
-and the rest stays one group, selected as the folder minus those sub-folders
-(an `--exclude` in its expand command). Files that sit directly in a split
-folder form a small by-name group. Either way every group is exactly
-selectable, so expanding a group never collapses back into the same group.
+sub-folders while the group count stays within the cap. When no group can
+split fully, the biggest sub-folders of the largest group are split out and
+the rest stays one group, selected as the folder minus those sub-folders (an
+`--exclude` in its expand command). Files that sit directly in a split folder
+form a small by-name group. Either way every group is exactly selectable, so
+expanding a group never collapses back into the same group.
+
+The packer asks for groups many times (one per candidate plan), always for a
+suffix of the priority order. `FolderIndex` keeps each folder's members sorted
+by priority, so a folder's size for any suffix is one bisect and its members
+one slice.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -57,19 +63,6 @@ class Group:
         return f"{text} minus {' '.join(self.excludes)}" if self.excludes else text
 
 
-@dataclass
-class _Bucket:
-    """A group under construction: its key, members, depth and what it must exclude."""
-
-    key: Key
-    members: list[str]
-    depth: int
-    excludes: list[str] = field(default_factory=list)
-    parts: dict[Key, list[str]] | None = None
-    direct: list[str] = field(default_factory=list)
-    partitioned: bool = False
-
-
 def _depth_limit(node: Node) -> int:
     if node.kind == "source":
         return 2
@@ -100,101 +93,136 @@ def _terms(key: Key, members: list[str], graph: Graph) -> list[str]:
         names = [node_selector(graph, uid) for uid in members]
         if all(names):
             return [n for n in names if n]
-    return [_prefix_term(key if key[0] not in ("direct", "rest") else ("fqn", *key[1:]))]
+    return [_prefix_term(key if key[0] in ("fqn", "source") else ("fqn", *key[1:]))]
 
 
-def make_groups(analysis: Analysis, collapsed: list[str], cap: int) -> list[Group]:
-    """Group `collapsed` into at most ~`cap` groups (never fewer than one per package)."""
-    chains = analysis.key_chains
-    buckets: dict[Key, _Bucket] = {}
-    for uid in collapsed:
-        key = chains[uid][0]
-        if key not in buckets:
-            buckets[key] = _Bucket(key, [], 1)
-        buckets[key].members.append(uid)
-    while _split_once(buckets, chains, cap):
+class FolderIndex:
+    """Every folder key of a selection with its members in priority order."""
+
+    def __init__(self, analysis: Analysis) -> None:
+        self.rank = {uid: i for i, uid in enumerate(analysis.order)}
+        self.members: dict[Key, list[str]] = {}  # all members below the key, by rank
+        self.direct: dict[Key, list[str]] = {}  # members whose own folder is the key
+        self.children: dict[Key, list[Key]] = {}
+        self.depth: dict[Key, int] = {}
+        for uid in analysis.order:
+            chain = analysis.key_chains[uid]
+            for depth, key in enumerate(chain, 1):
+                if key not in self.members:
+                    self.members[key] = []
+                    self.direct[key] = []
+                    self.children[key] = []
+                    self.depth[key] = depth
+                    if depth > 1:
+                        self.children[chain[depth - 2]].append(key)
+                self.members[key].append(uid)
+            self.direct[chain[-1]].append(uid)
+        self._ranks = {k: [self.rank[u] for u in v] for k, v in self.members.items()}
+        self._direct_ranks = {k: [self.rank[u] for u in v] for k, v in self.direct.items()}
+        self.roots = [k for k, d in self.depth.items() if d == 1]
+
+    def size(self, key: Key, k: int) -> int:
+        ranks = self._ranks[key]
+        return len(ranks) - bisect_left(ranks, k)
+
+    def alive(self, key: Key, k: int) -> list[str]:
+        return self.members[key][bisect_left(self._ranks[key], k) :]
+
+    def alive_direct(self, key: Key, k: int) -> list[str]:
+        return self.direct[key][bisect_left(self._direct_ranks[key], k) :]
+
+    def live_children(self, key: Key, k: int) -> list[Key]:
+        return [c for c in self.children[key] if self.size(c, k)]
+
+
+@dataclass
+class _Bucket:
+    key: Key  # ("fqn"|"source", ...) a whole folder; ("direct"|"rest", ...) part of one
+    size: int
+    excludes: list[str] = field(default_factory=list)
+    folder: Key | None = None  # for "direct"/"rest": the folder they are part of
+    keep: list[Key] = field(default_factory=list)  # for "rest": the sub-folders still in it
+
+
+def make_groups(analysis: Analysis, named_count: int, cap: int) -> list[Group]:
+    """Group the nodes after the first `named_count` of the priority order into ~`cap` groups."""
+    index = analysis.folder_index()
+    k = named_count
+    buckets = {key: _Bucket(key, index.size(key, k)) for key in index.roots if index.size(key, k)}
+    while _split_once(buckets, index, k, cap):
         pass
     nodes = analysis.graph.nodes
-    groups = [
-        Group(
-            "",
-            b.key,
-            b.members,
-            Counter(nodes[u].kind for u in b.members),
-            terms=_terms(b.key, b.members, analysis.graph),
-            excludes=b.excludes,
+    groups = []
+    for bucket in buckets.values():
+        members = _members(bucket, index, k)
+        groups.append(
+            Group(
+                "",
+                bucket.key,
+                members,
+                Counter(nodes[u].kind for u in members),
+                terms=_terms(bucket.key, members, analysis.graph),
+                excludes=bucket.excludes,
+            )
         )
-        for b in buckets.values()
-    ]
     distance = analysis.distance
-    groups.sort(key=lambda g: (min(distance[u] for u in g.members), g.label))
+    groups.sort(key=lambda g: (distance[g.members[0]], g.label))
     for i, group in enumerate(groups, 1):
         group.gid = f"g{i}"
     return groups
 
 
-def _partition(bucket: _Bucket, chains: dict[str, tuple[Key, ...]]) -> None:
-    """Members by next-deeper folder (`parts`) and files sitting directly here (`direct`)."""
-    if bucket.partitioned:
-        return
-    bucket.partitioned = True
-    if bucket.key[0] in ("direct", "rest"):
-        return
-    parts: dict[Key, list[str]] = {}
-    for uid in bucket.members:
-        chain = chains[uid]
-        if len(chain) <= bucket.depth:
-            bucket.direct.append(uid)
-        else:
-            parts.setdefault(chain[bucket.depth], []).append(uid)
-    bucket.parts = parts or None
+def _members(bucket: _Bucket, index: FolderIndex, k: int) -> list[str]:
+    kind = bucket.key[0]
+    if kind in ("fqn", "source"):
+        return index.alive(bucket.key, k)
+    assert bucket.folder is not None
+    members = index.alive_direct(bucket.folder, k)
+    for child in bucket.keep:
+        members = members + index.alive(child, k)
+    rank = index.rank
+    return sorted(members, key=rank.__getitem__)
 
 
-def _split_once(buckets: dict[Key, _Bucket], chains: dict[str, tuple[Key, ...]], cap: int) -> bool:
+def _split_once(buckets: dict[Key, _Bucket], index: FolderIndex, k: int, cap: int) -> bool:
     """Split one group: the largest that splits fully within `cap`, else part of the largest."""
-    ordered = sorted(buckets.values(), key=lambda b: -len(b.members))
+    ordered = sorted(buckets.values(), key=lambda b: (-b.size, b.key))
+    partial = None
     for bucket in ordered:
-        _partition(bucket, chains)
-        if bucket.parts is None:
+        if bucket.key[0] not in ("fqn", "source"):
             continue
-        direct_ok = not bucket.direct or len(bucket.direct) <= MAX_DIRECT
-        new_count = len(bucket.parts) + (1 if bucket.direct else 0)
-        if direct_ok and (new_count == 1 or len(buckets) - 1 + new_count <= cap):
-            _replace(buckets, bucket, bucket.parts, bucket.direct)
+        children = index.live_children(bucket.key, k)
+        if not children:
+            continue
+        direct = len(index.alive_direct(bucket.key, k))
+        new_count = len(children) + (1 if direct else 0)
+        if direct <= MAX_DIRECT and (new_count == 1 or len(buckets) - 1 + new_count <= cap):
+            del buckets[bucket.key]
+            for child in children:
+                buckets[child] = _Bucket(child, index.size(child, k))
+            if direct:
+                key = ("direct", *bucket.key[1:])
+                buckets[key] = _Bucket(key, direct, folder=bucket.key)
             return True
+        if partial is None and (len(children) > 1 or direct):
+            partial = (bucket, children, direct)
     room = cap - len(buckets)
-    for bucket in ordered:
-        if bucket.parts is not None and len(bucket.parts) > 1 and room >= 1:
-            _split_partially(buckets, bucket, min(room, len(bucket.parts) - 1))
-            return True
-    return False
-
-
-def _replace(
-    buckets: dict[Key, _Bucket], bucket: _Bucket, parts: dict[Key, list[str]], direct: list[str]
-) -> None:
+    if partial is None or room < 1:
+        return False
+    bucket, children, direct = partial
+    count = min(room, len(children) - (0 if direct else 1))
+    if count < 1:
+        return False
+    biggest = sorted(children, key=lambda c: (-index.size(c, k), c))[:count]
+    keep = [c for c in children if c not in biggest]
     del buckets[bucket.key]
-    for key, members in parts.items():
-        buckets[key] = _Bucket(key, members, bucket.depth + 1)
-    if direct:
-        key = ("direct", *bucket.key[1:])
-        buckets[key] = _Bucket(key, direct, bucket.depth)
-
-
-def _split_partially(buckets: dict[Key, _Bucket], bucket: _Bucket, count: int) -> None:
-    """Split out the `count` biggest sub-folders; the rest stays, minus those sub-folders."""
-    assert bucket.parts is not None
-    biggest = sorted(bucket.parts, key=lambda k: (-len(bucket.parts[k]), k))[:count]  # type: ignore[index]
-    del buckets[bucket.key]
-    rest_members = list(bucket.direct)
-    for key, members in bucket.parts.items():
-        if key in biggest:
-            buckets[key] = _Bucket(key, members, bucket.depth + 1)
-        else:
-            rest_members += members
+    for child in biggest:
+        buckets[child] = _Bucket(child, index.size(child, k))
     rest_key = ("rest", *bucket.key[1:])
-    excludes = [*bucket.excludes, *(_prefix_term(k) for k in biggest)]
-    buckets[rest_key] = _Bucket(rest_key, rest_members, bucket.depth, excludes)
+    rest_size = direct + sum(index.size(c, k) for c in keep)
+    excludes = [_prefix_term(c) for c in biggest]
+    buckets[rest_key] = _Bucket(rest_key, rest_size, excludes, folder=bucket.key, keep=keep)
+    return True
 
 
 def link_groups(analysis: Analysis, named: set[str], groups: list[Group]) -> None:

@@ -15,6 +15,7 @@ few dozen renders even for 3,000-node selections.
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,7 +36,8 @@ TOKENS_PER_GROUP = 200  # budget per group when choosing how finely to group
 MAX_GROUPS = 16
 TOKENS_PER_LINE = 25  # a typical named line, to size a correction step
 GROW_STEPS = 6
-DETAIL_SAMPLE = 200  # level costs count this many core details exactly, then extrapolate
+STEER_STEPS = 8  # secant steps before plain bisection
+DETAIL_SAMPLE = 60  # level costs count this many core details exactly, then extrapolate
 HOPELESS_MARGIN = 1.15  # auto skips a level whose lower-bound estimate is this far over
 MAX_FOCAL_TERMS = 3  # up to this many focal nodes get a `1+name+1` details command
 
@@ -147,7 +149,7 @@ class Fitter:
         a = self.analysis
         named = a.order[: plan.named]
         details = a.core[: plan.details] if plan.level else []
-        groups = make_groups(a, a.order[plan.named :], plan.cap)
+        groups = make_groups(a, plan.named, plan.cap)
         link_groups(a, set(named), groups)
         pack = Pack(
             analysis=a,
@@ -197,7 +199,7 @@ class Fitter:
         """Render and count for real; the pack states its own size, so iterate to a fixed point."""
         from decp.dbt.render import render
 
-        tokens = self.budget
+        tokens = self.measure(plan)  # a close first guess saves a render
         for _ in range(4):
             pack = self.assemble(plan, tokens)
             pack.text = render(pack)
@@ -233,6 +235,12 @@ class Fitter:
             costs = [self._count(_dump(node_item(full, u)) + ",") for u in a.order]
         else:
             costs = [self._count(node_line(full, u) + "\n") for u in a.order]
+            seen: set[str] = set()
+            for i, uid in enumerate(a.order):  # the first node of a folder adds its heading
+                folder = full.folder(uid)
+                if folder not in seen:
+                    seen.add(folder)
+                    costs[i] += self._count(f"\n{folder}:\n")
         cum = [0]
         for c in costs:
             cum.append(cum[-1] + c)
@@ -251,21 +259,40 @@ class Fitter:
             return 0
         return round(sum(sample) * len(core) / len(sample))
 
-    def estimate(self, plan: Plan, base: int) -> int:
-        """`base` (the fully collapsed pack) plus the lines and details the plan adds."""
-        details = sum(self.detail_cost(plan.level, u) for u in self.analysis.core[: plan.details])
-        return base + self._line_cum[plan.named] + (details if plan.level else 0)
+    def _steer(self, lo: int, hi: int, plan_at: Callable[[int], Plan], cum: list[int]) -> int:
+        """Largest x in [lo, hi] whose plan fits, `plan_at(lo)` assumed to fit.
 
-    def _guess(self, lo: int, hi: int, cost: Callable[[int], int]) -> int:
-        """Largest x in [lo, hi] whose estimated cost fits (binary search on the estimate)."""
+        `cum[x]` estimates what the first x items cost, so the measured slack (or
+        overshoot) says how far to step: a secant search that usually settles in
+        two or three renders; after a few steps it falls back to bisection.
+        """
+        budget = self.budget
         good, bad = lo, hi + 1
-        while bad - good > 1:
-            mid = (good + bad) // 2
-            if cost(mid) <= self.budget:
-                good = mid
+        m_good, m_bad = self.measure(plan_at(lo)), None
+        for step in range(40):
+            if bad - good <= 1:
+                break
+            if step >= STEER_STEPS:
+                x = (good + bad) // 2
             else:
-                bad = mid
+                target = cum[good] + budget - m_good
+                if m_bad is not None and m_bad > m_good:  # interpolate between the two sides
+                    ratio = (cum[bad] - cum[good]) / (m_bad - m_good)
+                    target = cum[good] + (budget - m_good) * ratio
+                x = bisect_right(cum, target, good, bad) - 1
+                x = min(max(x, good + 1), bad - 1)
+            m = self.measure(plan_at(x))
+            if m <= budget:
+                good, m_good = x, m
+            else:
+                bad, m_bad = x, m
         return good
+
+    def _detail_cum(self, level: int, count: int) -> list[int]:
+        cum = [0]
+        for uid in self.analysis.core[:count]:
+            cum.append(cum[-1] + self.detail_cost(level, uid))
+        return cum
 
     # --- the plan --------------------------------------------------------------------
 
@@ -283,41 +310,33 @@ class Fitter:
         return cap
 
     def level_is_hopeless(self, level: int) -> bool:
-        """Auto mode: skip a level whose focal details and named core clearly cannot fit."""
+        """Auto mode: skip a level whose named core and focal details clearly cannot fit."""
         a = self.analysis
-        spent = self._line_cum[min(len(a.core), len(a.order))]
+        spent = self.measure(Plan(level, 0, 0, 1)) + self._line_cum[len(a.core)]
         for uid in a.focal:
             spent += self.detail_cost(level, uid)
             if spent > self.budget * HOPELESS_MARGIN:
                 return True
-        return False
+        return spent > self.budget * HOPELESS_MARGIN
 
-    def plan_level(self, level: int) -> tuple[Plan, bool]:
-        """The best plan at `level`, and whether it is complete (core named, focal detailed)."""
+    def plan_level(self, level: int, *, need_complete: bool = False) -> tuple[Plan, bool]:
+        """The best plan at `level`, and whether it is complete (core named, focal detailed).
+
+        With `need_complete`, give up as soon as the plan cannot be complete.
+        """
         a = self.analysis
         cap = self.smallest_cap(level)
-        base = self.measure(Plan(level, 0, 0, cap))
-        total = len(a.order)
-
-        def fits_named(j: int) -> Callable[[int], bool]:
-            return lambda k: self.fits(Plan(level, k, j, cap))
-
+        total, ncore, lines = len(a.order), len(a.core), self._line_cum
         if level == 0:
-            guess = self._guess(0, total, lambda k: self.estimate(Plan(0, k, 0, cap), base))
-            k = _gallop(guess, 0, total, fits_named(0))
+            k = self._steer(0, total, lambda k: Plan(0, k, 0, cap), lines)
             return Plan(0, k, 0, cap), True
-        ncore = len(a.core)
-        guess = self._guess(0, ncore, lambda k: self.estimate(Plan(level, k, 0, cap), base))
-        core_named = _gallop(guess, 0, ncore, fits_named(0))
+        core_named = self._steer(0, ncore, lambda k: Plan(level, k, 0, cap), lines)
+        if need_complete and core_named < ncore:
+            return Plan(level, core_named, 0, cap), False
         limit = self._detail_limit(level, core_named)
-        guess = self._guess(
-            0, limit, lambda j: self.estimate(Plan(level, core_named, j, cap), base)
-        )
-        j = _gallop(guess, 0, limit, lambda j: self.fits(Plan(level, core_named, j, cap)))
-        guess = self._guess(
-            core_named, total, lambda k: self.estimate(Plan(level, k, j, cap), base)
-        )
-        k = _gallop(guess, core_named, total, fits_named(j))
+        details = self._detail_cum(level, limit)
+        j = self._steer(0, limit, lambda j: Plan(level, core_named, j, cap), details)
+        k = self._steer(core_named, total, lambda k: Plan(level, k, j, cap), lines)
         complete = core_named == ncore and j >= len(a.focal)
         return Plan(level, k, j, cap), complete
 
@@ -344,7 +363,7 @@ class Fitter:
         for lv in (2, 1):
             if self.level_is_hopeless(lv):
                 continue
-            plan, complete = self.plan_level(lv)
+            plan, complete = self.plan_level(lv, need_complete=True)
             if complete:
                 return plan
         return self.plan_level(0)[0]
@@ -358,10 +377,12 @@ class Fitter:
         while counted > self.budget:
             plan = _shrink(plan, counted - self.budget)
             pack, counted = self.exact(plan)
+        lines = self._line_cum
         for _ in range(GROW_STEPS):  # the estimate errs high: name a few more if they fit
-            if plan.named >= len(self.analysis.order):
+            k = plan.named
+            if k >= len(self.analysis.order) or lines[k + 1] - lines[k] > self.budget - counted:
                 break
-            bigger = Plan(plan.level, plan.named + 1, plan.details, plan.cap, plan.mermaid)
+            bigger = Plan(plan.level, k + 1, plan.details, plan.cap, plan.mermaid)
             bigger_pack, bigger_count = self.exact(bigger)
             if bigger_count > self.budget:
                 break
@@ -391,41 +412,6 @@ class Fitter:
 
 def _round_up(tokens: int) -> int:
     return max(1000, math.ceil(tokens / 1000) * 1000)
-
-
-def _gallop(guess: int, lo: int, hi: int, ok: Callable[[int], bool]) -> int:
-    """Largest x in [lo, hi] with ok(x), searching outward from `guess` (ok(lo) assumed).
-
-    `ok` is monotone in practice (more named lines, more tokens); starting at an
-    estimate keeps this to a few evaluations.
-    """
-    guess = min(max(guess, lo), hi)
-    step = 1
-    if ok(guess):
-        good, bad = guess, hi + 1
-        while good < hi:
-            probe = min(hi, good + step)
-            if not ok(probe):
-                bad = probe
-                break
-            good, step = probe, step * 2
-        if good == hi:
-            return hi
-    else:
-        bad, good = guess, lo
-        while bad - step > lo:
-            probe = bad - step
-            if ok(probe):
-                good = probe
-                break
-            bad, step = probe, step * 2
-    while bad - good > 1:
-        mid = (good + bad) // 2
-        if ok(mid):
-            good = mid
-        else:
-            bad = mid
-    return good
 
 
 def _shrink(plan: Plan, excess: int) -> Plan:
