@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
+# mkdocs 1.6 prints a banner about 2.0; we pin mkdocs<2 on purpose.
+export NO_MKDOCS_2_WARNING := 1
 
 .PHONY: demo test lint docs docs-serve bench clean
 

@@ -98,7 +98,18 @@ def main() -> None:
     banner("4. Start a session and scope the lineage of one model within budget")
     decp("session", "start")
     decp("state", "set", "goal", "Move fct_orders to order-line grain")
-    decp("dbt", "scope", "--select", "+fct_orders+", "--budget", "1500", "--level", "auto")
+    decp(
+        "dbt",
+        "scope",
+        "--select",
+        "+fct_orders+",
+        "--budget",
+        "1500",
+        "--out",
+        "fct_orders.pack.md",
+    )
+    pack = (REPO / "fct_orders.pack.md").read_text(encoding="utf-8").splitlines()
+    print("\n".join(pack[:12]) + f"\n… ({len(pack)} lines in fct_orders.pack.md)")
     banner("5. The agent proposes a loop; the user approves it")
     loop_id = (
         decp(
