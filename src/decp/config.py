@@ -8,6 +8,7 @@ user deleted, so no number is written twice.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from functools import cache
@@ -127,7 +128,10 @@ def parse_config(text: str, path: Path, root: Path) -> Config:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
+        # TOMLDecodeError.lineno arrives in Python 3.14; older ones only say it in the text.
         line = getattr(exc, "lineno", None)
+        if line is None and (found := re.search(r"at line (\d+)", str(exc))):
+            line = int(found.group(1))
         raise DataError(
             f"invalid TOML: {exc}.", path=path, line=line, fix="correct the TOML syntax."
         ) from exc
@@ -197,6 +201,7 @@ def load_config(root: Path | None = None) -> Config:
         raise NotStampedError(
             f"{PROJECT_DIR}/{CONFIG_NAME} is missing.",
             path=path,
-            fix="run `copier update` to restore it, or `copier copy` to stamp the repo.",
+            fix="restore it from git (`git checkout <commit> -- .project/decp.toml`); "
+            "`copier update` does not recreate files you deleted.",
         )
     return parse_config(read_text(path), path, root)

@@ -54,7 +54,8 @@ def _check_layout(root: Path, report: Report) -> None:
             report.add(
                 "fail",
                 f"{PROJECT_DIR}/{name} is missing",
-                "run `copier update` (it restores template-owned files)",
+                f"restore it from git: `git checkout <commit> -- {PROJECT_DIR}/{name}` "
+                "(updates never recreate a file you deleted)",
             )
     for name in USER_DATA:
         if not (project / name).exists():
