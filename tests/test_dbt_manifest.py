@@ -35,7 +35,7 @@ def test_v10_to_v12_manifests_with_or_without_maps(
         "exposure.shop.revenue",
         "test.shop.unique_orders_order_id",
     }
-    assert orders.columns[0] == ("order_id", "integer", "Key.")
+    assert graph.details("model.shop.orders").columns[0] == ("order_id", "integer", "Key.")
 
 
 def test_missing_and_null_fields_degrade_to_empty(tmp_path: Path) -> None:
@@ -51,8 +51,9 @@ def test_missing_and_null_fields_degrade_to_empty(tmp_path: Path) -> None:
     path = write_manifest(tmp_path / "m.json", data)
     graph = load_graph(path, None)[0]
     stg = graph.nodes["model.shop.stg_orders"]
-    assert (stg.fqn, stg.parents, stg.columns, stg.tags) == (("shop", "stg_orders"), (), (), ())
-    assert graph.nodes["model.shop.customers"].columns == (("x", "", ""),)
+    assert (stg.fqn, stg.parents, stg.tags) == (("shop", "stg_orders"), (), ())
+    assert graph.details("model.shop.stg_orders").columns == ()
+    assert graph.details("model.shop.customers").columns == (("x", "", ""),)
     assert select(graph, "+orders").uids  # still selectable
 
 
@@ -85,7 +86,7 @@ def test_streaming_reader_agrees_with_json_load_on_tuva(tuva_path: Path, tuva) -
             dict.fromkeys(p for p in raw["depends_on"].get("nodes", []) if p in expected)
         )
         assert node.fqn == tuple(raw["fqn"])
-        assert len(node.columns) == len(raw["columns"])
+        assert len(tuva.details(uid).columns) == len(raw["columns"])
     # the derived child map equals the manifest's own (tests included, hooks and dangling ids not)
     derived = derive_children(tuva.nodes)
     for uid, kids in full["child_map"].items():
@@ -194,6 +195,8 @@ def test_cache_hit_miss_and_invalidation(tmp_path: Path) -> None:
     assert (hit1, hit2) == (False, True)
     assert first.nodes == second.nodes and first.children == second.children
     assert second.code("model.shop.orders") == "select order_id, amount from int_orders"
+    for uid in first.nodes:
+        assert first.details(uid) == second.details(uid)
     # same size, same mtime, different content: the content hash still notices
     data = small_manifest()
     data["nodes"]["model.shop.orders"]["description"] = "The ORDERS model."
@@ -203,7 +206,7 @@ def test_cache_hit_miss_and_invalidation(tmp_path: Path) -> None:
     assert path.stat().st_size == stat.st_size
     third, hit3 = load_graph(path, cache)
     assert not hit3
-    assert third.nodes["model.shop.orders"].description == "The ORDERS model."
+    assert third.details("model.shop.orders").description == "The ORDERS model."
 
 
 def test_a_corrupt_cache_entry_is_rebuilt(tmp_path: Path) -> None:

@@ -4,8 +4,9 @@ Key: SHA-256 of the manifest file's bytes (as stored: `.json` or `.json.gz`),
 so a cache entry can only ever be read for the exact bytes it came from
 (hashing 50 MB takes ~40 ms; stat-based keys could go stale on a same-size
 rewrite). Format: `marshal` of plain tuples, dicts and strings: several times
-faster to load than JSON or pickle of objects. SQL sits in a second file that
-only level-2 packs open. A cache that cannot be read is rebuilt; one that
+faster to load than JSON or pickle of objects. Descriptions, columns and SQL
+sit in a second file, one blob per node at a known offset, so a pack reads
+the details of the few nodes it shows and nothing else. A cache that cannot be read is rebuilt; one that
 cannot be written is skipped; neither is ever an error for the user.
 """
 
@@ -16,20 +17,21 @@ import hashlib
 import marshal
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from decp.dbt.graph import Graph
-from decp.dbt.manifest import Node, parse_manifest, read_manifest_text
+from decp.dbt.manifest import NO_DETAILS, Details, Node, parse_manifest, read_manifest_text
 
 if TYPE_CHECKING:
     from decp.config import Config
 
 CACHE_ENV = "DECP_CACHE_DIR"
-FORMAT = 2
+FORMAT = 3
 KEEP_ENTRIES = 8
 GRAPH_SUFFIX = ".graph"
-SQL_SUFFIX = ".sql.marshal"
+DETAILS_SUFFIX = ".details"
 _CHUNK = 1 << 20
 
 
@@ -57,7 +59,7 @@ def load_graph(path: Path, directory: Path | None) -> tuple[Graph, bool]:
     """The graph for `path` and whether it came from the cache."""
     if directory is None:
         data = parse_manifest(read_manifest_text(path), path)
-        return Graph.build(data.nodes, data.meta, lambda: data.code), False
+        return Graph.build(data.nodes, data.meta, _from_dict(data.details)), False
     try:
         key = fingerprint(path)
     except FileNotFoundError:
@@ -66,48 +68,65 @@ def load_graph(path: Path, directory: Path | None) -> tuple[Graph, bool]:
     except OSError:
         return load_graph(path, None)
     graph_file = directory / f"{key}{GRAPH_SUFFIX}"
-    sql_file = directory / f"{key}{SQL_SUFFIX}"
-    cached = _read(graph_file, sql_file)
+    details_file = directory / f"{key}{DETAILS_SUFFIX}"
+    cached = _read(graph_file, details_file)
     if cached is not None:
         return cached, True
     data = parse_manifest(read_manifest_text(path), path)
-    graph = Graph.build(data.nodes, data.meta, lambda: data.code)
-    _write(directory, graph_file, sql_file, graph, data.code)
+    graph = Graph.build(data.nodes, data.meta, _from_dict(data.details))
+    _write(directory, graph_file, details_file, graph, data.details)
     return graph, False
 
 
-def _read(graph_file: Path, sql_file: Path) -> Graph | None:
+def _from_dict(details: dict[str, Details]) -> Callable[[str], Details]:
+    return lambda uid: details.get(uid, NO_DETAILS)
+
+
+def _read(graph_file: Path, details_file: Path) -> Graph | None:
     try:
         blob = graph_file.read_bytes()
-    except OSError:
-        return None
-    try:
-        fmt, meta, rows, children = marshal.loads(blob)
-        if fmt != FORMAT:
+        fmt, meta, rows, children, index, size = marshal.loads(blob)
+        if fmt != FORMAT or details_file.stat().st_size != size:
             return None
         make = Node._make
         nodes = {row[0]: make(row) for row in rows}
-    except Exception:  # a torn or foreign cache file: rebuild it
+    except Exception:  # missing, torn or foreign cache files: rebuild them
         return None
 
-    def load_sql() -> dict[str, str]:
+    def load_details(uid: str) -> Details:
+        where = index.get(uid)
+        if where is None:
+            return NO_DETAILS
         try:
-            code = marshal.loads(sql_file.read_bytes())
-        except Exception:
-            return {}
-        return code if isinstance(code, dict) else {}
+            with details_file.open("rb") as handle:
+                handle.seek(where[0])
+                return Details._make(marshal.loads(handle.read(where[1])))
+        except Exception:  # the cache was pruned or rewritten under us
+            return NO_DETAILS
 
-    return Graph.build(nodes, meta, load_sql, children)
+    return Graph.build(nodes, meta, load_details, children)
 
 
 def _write(
-    directory: Path, graph_file: Path, sql_file: Path, graph: Graph, code: dict[str, str]
+    directory: Path,
+    graph_file: Path,
+    details_file: Path,
+    graph: Graph,
+    details: dict[str, Details],
 ) -> None:
+    """Details first (one marshal blob per node, indexed by offset), then the graph."""
+    chunks, index, offset = [], {}, 0
+    for uid, more in details.items():
+        chunk = marshal.dumps(tuple(more))
+        index[uid] = (offset, len(chunk))
+        chunks.append(chunk)
+        offset += len(chunk)
     rows = [tuple(node) for node in graph.nodes.values()]
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        _atomic_bytes(sql_file, marshal.dumps(code))
-        _atomic_bytes(graph_file, marshal.dumps((FORMAT, graph.meta, rows, graph.children)))
+        _atomic_bytes(details_file, b"".join(chunks))
+        blob = marshal.dumps((FORMAT, graph.meta, rows, graph.children, index, offset))
+        _atomic_bytes(graph_file, blob)
         _prune(directory)
     except OSError:
         return
@@ -128,6 +147,6 @@ def _prune(directory: Path) -> None:
     entries = sorted(directory.glob(f"*{GRAPH_SUFFIX}"), key=lambda p: p.stat().st_mtime)
     for old in entries[:-KEEP_ENTRIES]:
         key = old.name.removesuffix(GRAPH_SUFFIX)
-        for stale in (old, directory / f"{key}{SQL_SUFFIX}"):
+        for stale in (old, directory / f"{key}{DETAILS_SUFFIX}"):
             with contextlib.suppress(OSError):
                 stale.unlink()

@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from decp.dbt.manifest import Node
+from decp.dbt.manifest import NO_DETAILS, Details, Node
 
 TEST = "test"
-SCANS_BEFORE_INDEX = 4
 
 
 @dataclass
@@ -18,51 +17,49 @@ class Graph:
     nodes: dict[str, Node]
     children: dict[str, tuple[str, ...]]
     meta: dict[str, str]
-    code_loader: Callable[[], dict[str, str]] = field(repr=False, default=dict)
-    _code: dict[str, str] | None = field(default=None, repr=False)
+    details_loader: Callable[[str], Details] = field(repr=False, default=lambda _: NO_DETAILS)
+    _details: dict[str, Details] = field(default_factory=dict, repr=False)
     _by_bare_name: dict[str, set[str]] | None = field(default=None, repr=False)
-    _lookups: int = field(default=0, repr=False)
+    selector_cache: dict[str, str | None] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(
         cls,
         nodes: dict[str, Node],
         meta: dict[str, str],
-        code_loader: Callable[[], dict[str, str]],
+        details_loader: Callable[[str], Details],
         children: dict[str, tuple[str, ...]] | None = None,
     ) -> Graph:
         if children is None:
             children = derive_children(nodes)
-        return cls(nodes, children, meta, code_loader)
+        return cls(nodes, children, meta, details_loader)
+
+    def details(self, uid: str) -> Details:
+        """Description, columns and SQL of one node, read on first use."""
+        if uid not in self._details:
+            self._details[uid] = self.details_loader(uid)
+        return self._details[uid]
 
     def code(self, uid: str) -> str:
         """Compiled SQL if the manifest has it, else raw SQL; "" for seeds, sources, tests."""
-        if self._code is None:
-            self._code = self.code_loader()
-        return self._code.get(uid, "")
+        return self.details(uid).sql
 
     def bare_name_matches(self, name: str) -> set[str]:
-        """Nodes a dotless, wildcard-free `fqn:` value selects.
+        """Nodes a dotless, wildcard-free `fqn:` value selects, via an index built once.
 
         dbt matches such a value when it equals the fqn leaf (for a versioned model:
         the name part, or name_version) or the first fqn part, with or without the
-        package. Sources are never matched by name. A few lookups scan the nodes;
-        after that an index makes each lookup O(1).
+        package. Sources are never matched by name.
         """
         if self._by_bare_name is None:
-            self._lookups += 1
-            if self._lookups <= SCANS_BEFORE_INDEX:
-                return {
-                    uid
-                    for uid, node in self.nodes.items()
-                    if node.kind != "source" and node.fqn and name in _bare_keys(node)
-                }
             index: dict[str, set[str]] = {}
             for uid, node in self.nodes.items():
-                if node.kind == "source" or not node.fqn:
-                    continue
-                for key in _bare_keys(node):
-                    index.setdefault(key, set()).add(uid)
+                if node.kind != "source" and node.fqn:
+                    for key in _bare_keys(node):
+                        if key in index:
+                            index[key].add(uid)
+                        else:
+                            index[key] = {uid}
             self._by_bare_name = index
         return self._by_bare_name.get(name, set())
 
@@ -94,13 +91,12 @@ def derive_children(nodes: dict[str, Node]) -> dict[str, tuple[str, ...]]:
     return {uid: tuple(kids) for uid, kids in acc.items()}
 
 
-def _bare_keys(node: Node) -> set[str]:
+def _bare_keys(node: Node) -> tuple[str, ...]:
     fqn = node.fqn
-    keys = {fqn[0].split(".")[0]}
-    if len(fqn) > 1:
-        keys.add(fqn[1].split(".")[0])
-    if node.versioned and len(fqn) > 1:
-        keys |= {fqn[-2], f"{fqn[-2]}_{fqn[-1]}"}
-    else:
-        keys.add(fqn[-1])
-    return keys
+    head = fqn[0] if "." not in fqn[0] else fqn[0].split(".", 1)[0]
+    if len(fqn) == 1:
+        return (head, fqn[0])
+    second = fqn[1] if "." not in fqn[1] else fqn[1].split(".", 1)[0]
+    if node.versioned:
+        return (head, second, fqn[-2], f"{fqn[-2]}_{fqn[-1]}")
+    return (head, second, fqn[-1])

@@ -149,7 +149,8 @@ def make_groups(analysis: Analysis, named_count: int, cap: int) -> list[Group]:
     index = analysis.folder_index()
     k = named_count
     buckets = {key: _Bucket(key, index.size(key, k)) for key in index.roots if index.size(key, k)}
-    while _split_once(buckets, index, k, cap):
+    children: dict[Key, list[Key]] = {}
+    while _split_once(buckets, index, k, cap, children):
         pass
     nodes = analysis.graph.nodes
     groups = []
@@ -184,14 +185,22 @@ def _members(bucket: _Bucket, index: FolderIndex, k: int) -> list[str]:
     return sorted(members, key=rank.__getitem__)
 
 
-def _split_once(buckets: dict[Key, _Bucket], index: FolderIndex, k: int, cap: int) -> bool:
+def _split_once(
+    buckets: dict[Key, _Bucket],
+    index: FolderIndex,
+    k: int,
+    cap: int,
+    live: dict[Key, list[Key]],
+) -> bool:
     """Split one group: the largest that splits fully within `cap`, else part of the largest."""
     ordered = sorted(buckets.values(), key=lambda b: (-b.size, b.key))
     partial = None
     for bucket in ordered:
         if bucket.key[0] not in ("fqn", "source"):
             continue
-        children = index.live_children(bucket.key, k)
+        if bucket.key not in live:
+            live[bucket.key] = index.live_children(bucket.key, k)
+        children = live[bucket.key]
         if not children:
             continue
         direct = len(index.alive_direct(bucket.key, k))
@@ -226,19 +235,31 @@ def _split_once(buckets: dict[Key, _Bucket], index: FolderIndex, k: int, cap: in
 
 
 def link_groups(analysis: Analysis, named: set[str], groups: list[Group]) -> None:
-    """Count edges between groups and named nodes (inbound, outbound, internal)."""
-    owner = {uid: g for g in groups for uid in g.members}
+    """Count edges between groups and named nodes (inbound, outbound, internal).
+
+    Every edge is seen once, from its child's side: group members' parents, then
+    the named nodes' parents (for edges from a group into a named node).
+    """
+    owner: dict[str, Group] = {}
     for group in groups:
         for uid in group.members:
-            for parent in analysis.parents_in(uid):
+            owner[uid] = group
+    parents = analysis.parents
+    for group in groups:
+        gid, edges_in, internal = group.gid, group.edges_in, 0
+        for uid in group.members:
+            for parent in parents[uid]:
                 src = owner.get(parent)
                 if src is group:
-                    group.internal += 1
-                    continue
-                source_id = src.gid if src is not None else parent
-                group.edges_in[source_id] += 1
-                if src is not None:
-                    src.edges_out[group.gid] += 1
-            for child in analysis.children_in(uid):
-                if child in named:
-                    group.edges_out[child] += 1
+                    internal += 1
+                elif src is None:
+                    edges_in[parent] = edges_in.get(parent, 0) + 1
+                else:
+                    edges_in[src.gid] = edges_in.get(src.gid, 0) + 1
+                    src.edges_out[gid] = src.edges_out.get(gid, 0) + 1
+        group.internal = internal
+    for uid in named:
+        for parent in parents[uid]:
+            src = owner.get(parent)
+            if src is not None:
+                src.edges_out[uid] = src.edges_out.get(uid, 0) + 1

@@ -50,8 +50,6 @@ class Node(NamedTuple):
     fqn: tuple[str, ...]
     materialized: str  # config.materialized; the exposure type for exposures
     tags: tuple[str, ...]
-    description: str
-    columns: tuple[tuple[str, str, str], ...]  # (name, data_type, description)
     parents: tuple[str, ...]  # depends_on.nodes that exist in the graph
     source_name: str  # sources only
     test_name: str  # generic tests: test_metadata.name; "" for singular tests
@@ -62,11 +60,22 @@ class Node(NamedTuple):
     versioned: bool  # a versioned model: dbt matches its name on fqn[-2]
 
 
+class Details(NamedTuple):
+    """What only a level-1/2 pack shows: kept apart from the graph, read per node on demand."""
+
+    description: str
+    columns: tuple[tuple[str, str, str], ...]  # (name, data_type, description)
+    sql: str  # compiled if the manifest has it, else raw; "" for seeds, sources, tests
+
+
+NO_DETAILS = Details("", (), "")
+
+
 class ManifestData(NamedTuple):
-    """What a parse yields: slim nodes, SQL kept apart (only L2 reads it), metadata."""
+    """What a parse yields: slim nodes, their details apart, and the manifest metadata."""
 
     nodes: dict[str, Node]
-    code: dict[str, str]
+    details: dict[str, Details]
     meta: dict[str, str]
 
 
@@ -175,21 +184,22 @@ def parse_manifest(text: str, path: Path) -> ManifestData:
         what = "a JSON list" if text[start] == "[" else "not a JSON object"
         raise DataError(f"top level is {what}, not a dbt manifest.", path=path, fix=MANIFEST_FIX)
     nodes: dict[str, Node] = {}
-    code: dict[str, str] = {}
+    details: dict[str, Details] = {}
     parents: dict[str, list[str]] = {}
     meta: dict[str, str] = {}
     seen: set[str] = set()
+    share = {}.setdefault  # one object per distinct string: smaller cache, faster load
 
     def add(uid: str, raw: Any, section: str) -> None:
         if not isinstance(raw, dict):
             return
-        node, deps, sql = _slim(uid, raw, section)
+        node, deps, more = _slim(uid, raw, section, share)
         if node.kind in SKIPPED_TYPES:
             return
         nodes[uid] = node
         parents[uid] = deps
-        if sql:
-            code[uid] = sql
+        if more is not NO_DETAILS:
+            details[uid] = more
 
     def each_entry(section: str) -> Callable[[str, int], int]:
         def on_entry(uid: str, pos: int) -> int:
@@ -226,11 +236,16 @@ def parse_manifest(text: str, path: Path) -> ManifestData:
             path=path,
             fix=MANIFEST_FIX,
         )
+    # Parent ids become the very key objects, so marshal writes each uid once.
+    same = {uid: uid for uid in nodes}
     final = {
-        uid: node._replace(parents=tuple(p for p in parents[uid] if p in nodes and p != uid))
+        uid: node._replace(
+            parents=tuple(same[p] for p in parents[uid] if p in same and p != uid),
+            attached=same.get(node.attached, node.attached),
+        )
         for uid, node in nodes.items()
     }
-    return ManifestData(final, code, meta)
+    return ManifestData(final, details, meta)
 
 
 def _metadata(value: Any, path: Path) -> dict[str, str]:
@@ -254,68 +269,99 @@ def _metadata(value: Any, path: Path) -> dict[str, str]:
 
 
 def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
+    return value if value.__class__ is str else ""
 
 
 def _strings(value: Any) -> tuple[str, ...]:
-    if not isinstance(value, list):
+    """A list of strings as a tuple; anything else (null, non-strings) dropped."""
+    if value.__class__ is not list:
         return ()
-    return tuple(v for v in value if isinstance(v, str))
+    try:
+        "".join(value)  # C-speed check that every item is a str
+    except TypeError:
+        return tuple(v for v in value if isinstance(v, str))
+    return tuple(value)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if value.__class__ is dict else _EMPTY
+
+
+_EMPTY: dict[str, Any] = {}
+_SECTION_KIND = {"sources": "source", "exposures": "exposure"}
+_NO_SQL = frozenset({"test", "source", "exposure", "seed"})
 
 
 def _columns(raw: Any) -> tuple[tuple[str, str, str], ...]:
-    if not isinstance(raw, dict):
+    if raw.__class__ is not dict or not raw:
         return ()
     out = []
     for key, col in raw.items():
-        col = col if isinstance(col, dict) else {}
-        name = _text(col.get("name")) or str(key)
-        out.append((name, _text(col.get("data_type")), _text(col.get("description"))))
+        if col.__class__ is not dict:
+            out.append((str(key), "", ""))
+            continue
+        get = col.get
+        name, dtype, desc = get("name"), get("data_type"), get("description")
+        out.append(
+            (
+                name if name.__class__ is str and name else str(key),
+                dtype if dtype.__class__ is str else "",
+                desc if desc.__class__ is str else "",
+            )
+        )
     return tuple(out)
 
 
-def _slim(uid: str, raw: dict[str, Any], section: str) -> tuple[Node, list[str], str]:
-    """One manifest entry to a Node, its raw parent ids and its SQL."""
-    kind = _text(raw.get("resource_type")) or {"sources": "source", "exposures": "exposure"}.get(
-        section, ""
-    )
-    name = _text(raw.get("name")) or uid.rsplit(".", 1)[-1]
-    package = _text(raw.get("package_name"))
-    fqn = _strings(raw.get("fqn")) or ((package, name) if package else (name,))
-    config = raw.get("config") if isinstance(raw.get("config"), dict) else {}
-    depends = raw.get("depends_on") if isinstance(raw.get("depends_on"), dict) else {}
-    deps = list(dict.fromkeys(_strings(depends.get("nodes"))))
-    meta_test = raw.get("test_metadata") if isinstance(raw.get("test_metadata"), dict) else {}
-    materialized = _text(config.get("materialized"))
-    if kind == "exposure":
-        materialized = _text(raw.get("type"))
-    patch = _text(raw.get("patch_path"))
-    attached = _text(raw.get("attached_node"))
-    if kind == "test" and not attached and deps:
-        attached = deps[0]
-    tags = _strings(raw.get("tags")) or _strings(config.get("tags"))
+def _slim(
+    uid: str, raw: dict[str, Any], section: str, share: Callable[[str, str], str] = lambda s, _: s
+) -> tuple[Node, list[str], Details]:
+    """One manifest entry to a Node, its raw parent ids and its details.
+
+    Runs once per node of a 20,000-node manifest, so it reads each key once and
+    skips what a kind never needs (tests have no columns or SQL worth keeping).
+    """
+    get = raw.get
+    kind = share(k := _text(get("resource_type")) or _SECTION_KIND.get(section, ""), k)
+    name = _text(get("name")) or uid.rsplit(".", 1)[-1]
+    package = share(p := _text(get("package_name")), p)
+    fqn = _strings(get("fqn")) or ((package, name) if package else (name,))
+    fqn = (*(share(part, part) for part in fqn[:-1]), name if fqn[-1] == name else fqn[-1])
+    config = _dict(get("config"))
+    deps = list(dict.fromkeys(_strings(_dict(get("depends_on")).get("nodes"))))
+    tags = _strings(get("tags")) or _strings(config.get("tags"))
+    path = share(f := _text(get("original_file_path")), f)
+    patch = _text(get("patch_path"))
+    patch = share(p := patch.split("://", 1)[-1], p) if patch else ""
+    if kind == "test":
+        attached = _text(get("attached_node")) or (deps[0] if deps else "")
+        test_name = share(t := _text(_dict(get("test_metadata")).get("name")), t)
+        column = _text(get("column_name"))
+        node = Node(
+            uid, name, kind, package, path, patch, fqn, "test", tags, (),
+            "", test_name, attached, column, "", "", False,
+        )  # fmt: skip
+        return node, deps, NO_DETAILS
+    materialized = _text(get("type")) if kind == "exposure" else _text(config.get("materialized"))
+    materialized = share(materialized, materialized)
     node = Node(
         uid=uid,
         name=name,
         kind=kind,
         package=package,
-        path=_text(raw.get("original_file_path")),
-        patch_path=patch.split("://", 1)[-1] if patch else "",
+        path=path,
+        patch_path=patch,
         fqn=fqn,
         materialized=materialized,
         tags=tags,
-        description=_text(raw.get("description")),
-        columns=_columns(raw.get("columns")),
         parents=(),
-        source_name=_text(raw.get("source_name")),
-        test_name=_text(meta_test.get("name")),
-        attached=attached,
-        column=_text(raw.get("column_name")),
-        access=_text(raw.get("access")) or _text(config.get("access")),
-        group=_text(raw.get("group")) or _text(config.get("group")),
-        versioned=raw.get("version") is not None and kind == "model",
+        source_name=_text(get("source_name")),
+        test_name="",
+        attached="",
+        column="",
+        access=_text(get("access")) or _text(config.get("access")),
+        group=_text(get("group")) or _text(config.get("group")),
+        versioned=kind == "model" and get("version") is not None,
     )
-    sql = ""
-    if kind not in ("test", "source", "exposure", "seed"):
-        sql = _text(raw.get("compiled_code")) or _text(raw.get("raw_code"))
-    return node, deps, sql
+    sql = "" if kind in _NO_SQL else (_text(get("compiled_code")) or _text(get("raw_code")))
+    more = Details(_text(get("description")), _columns(get("columns")), sql)
+    return node, deps, (more if more != NO_DETAILS else NO_DETAILS)

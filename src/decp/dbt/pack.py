@@ -37,6 +37,7 @@ MAX_GROUPS = 16
 TOKENS_PER_LINE = 25  # a typical named line, to size a correction step
 GROW_STEPS = 6
 STEER_STEPS = 8  # secant steps before plain bisection
+LINE_SAMPLE = 400  # named lines counted exactly for estimates; the rest at their average
 DETAIL_SAMPLE = 60  # level costs count this many core details exactly, then extrapolate
 HOPELESS_MARGIN = 1.15  # auto skips a level whose lower-bound estimate is this far over
 MAX_FOCAL_TERMS = 3  # up to this many focal nodes get a `1+name+1` details command
@@ -141,6 +142,7 @@ class Fitter:
     _detail_cost: dict[tuple[int, str], int] = field(default_factory=dict)
     _probes: dict[int, Pack] = field(default_factory=dict)
     _core_commands: dict[int, str] = field(default_factory=dict)
+    _groups: dict[tuple[int, int], list[Group]] = field(default_factory=dict)
     _line_cum: list[int] = field(default_factory=list)  # cumulative line cost, priority order
 
     # --- assembling and measuring ---------------------------------------------------
@@ -173,6 +175,15 @@ class Fitter:
             if pack.omitted and plan.level in self.level_costs:
                 pack.omitted_command = self.core_command(plan.level)
         return pack
+
+    def groups_for(self, named: int, cap: int) -> list[Group]:
+        """Groups (with their edge counts) for the nodes after the first `named`; memoised."""
+        key = (named, cap)
+        if key not in self._groups:
+            groups = make_groups(self.analysis, named, cap)
+            link_groups(self.analysis, set(self.analysis.order[:named]), groups)
+            self._groups[key] = groups
+        return self._groups[key]
 
     def _count(self, chunk: str) -> int:
         n = self._chunk_counts.get(chunk)
@@ -229,23 +240,27 @@ class Fitter:
 
         a = self.analysis
         full = self.assemble(Plan(0, len(a.order), 0, 1))
+        exact = a.order[:LINE_SAMPLE]  # beyond these, a line costs the average of these
         if self.fmt == "json":
             from decp.dbt.render import _dump
 
-            costs = [self._count(_dump(node_item(full, u)) + ",") for u in a.order]
+            costs = [self._count(_dump(node_item(full, u)) + ",") for u in exact]
         else:
-            costs = [self._count(node_line(full, u) + "\n") for u in a.order]
+            costs = [self._count(node_line(full, u) + "\n") for u in exact]
             seen: set[str] = set()
-            for i, uid in enumerate(a.order):  # the first node of a folder adds its heading
+            for i, uid in enumerate(exact):  # the first node of a folder adds its heading
                 folder = full.folder(uid)
                 if folder not in seen:
                     seen.add(folder)
                     costs[i] += self._count(f"\n{folder}:\n")
+        average = math.ceil(sum(costs) / len(costs)) if costs else 0
         cum = [0]
         for c in costs:
             cum.append(cum[-1] + c)
+        for _ in range(len(a.order) - len(exact)):
+            cum.append(cum[-1] + average)
         self._line_cum = cum
-        whole = self.measure(Plan(0, len(a.order), 0, 1))
+        whole = self.measure(Plan(0, 0, 0, 1)) + cum[-1]  # header and one group, plus lines
         self.level_costs[0] = whole
         for level in (1, 2):
             self.level_costs[level] = whole + self._core_detail_total(level)
@@ -312,7 +327,7 @@ class Fitter:
     def level_is_hopeless(self, level: int) -> bool:
         """Auto mode: skip a level whose named core and focal details clearly cannot fit."""
         a = self.analysis
-        spent = self.measure(Plan(level, 0, 0, 1)) + self._line_cum[len(a.core)]
+        spent = self.measure(Plan(0, 0, 0, 1)) + self._line_cum[len(a.core)]
         for uid in a.focal:
             spent += self.detail_cost(level, uid)
             if spent > self.budget * HOPELESS_MARGIN:

@@ -162,12 +162,13 @@ def detail_markdown(pack: Pack, uid: str) -> list[str]:
     out = [f"### {a.names[uid]}", ""]
     where = node.path or node.uid
     out.append(f"{node.kind} `{where}`" + (f", tags: {', '.join(node.tags)}" if node.tags else ""))
-    if node.description:
-        out.append(one_line(node.description))
-    if node.columns:
+    more = a.graph.details(uid)
+    if more.description:
+        out.append(one_line(more.description))
+    if more.columns:
         out.append("")
-        out.append(f"columns ({len(node.columns)}):")
-        for name, dtype, desc in node.columns:
+        out.append(f"columns ({len(more.columns)}):")
+        for name, dtype, desc in more.columns:
             typed = f" {dtype}" if dtype else ""
             text = f": {one_line(desc)}" if desc else ""
             out.append(f"- {name}{typed}{text}")
@@ -233,8 +234,9 @@ def node_item(pack: Pack, uid: str) -> dict[str, Any]:
     if uid in pack.focal_set:
         item["focal"] = True
     if uid in pack.details_set:
-        item["description"] = one_line(node.description)
-        item["columns"] = [list(c) for c in node.columns]
+        more = a.graph.details(uid)
+        item["description"] = one_line(more.description)
+        item["columns"] = [list(c) for c in more.columns]
         item["tests"] = [_test_text(pack, t, uid) for t in pack.tests.get(uid, [])]
         if pack.level >= 2:
             item["sql"] = a.graph.code(uid).strip()

@@ -417,6 +417,13 @@ def _bare_values(text: str) -> Iterator[str]:
 
 def node_selector(graph: Graph, uid: str) -> str | None:
     """A dbt selector that picks exactly this node (and nothing else), as short as possible."""
+    cache = graph.selector_cache
+    if uid not in cache:
+        cache[uid] = _node_selector(graph, uid)
+    return cache[uid]
+
+
+def _node_selector(graph: Graph, uid: str) -> str | None:
     node = graph.nodes[uid]
     if node.kind == "source":
         return f"source:{node.package}.{node.source_name}.{node.name}"
