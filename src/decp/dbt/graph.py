@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from decp.dbt.manifest import NO_DETAILS, Details, Node
 
 TEST = "test"
+SCANS_BEFORE_INDEX = 8
 
 
 @dataclass
@@ -21,6 +22,8 @@ class Graph:
     _details: dict[str, Details] = field(default_factory=dict, repr=False)
     _by_bare_name: dict[str, set[str]] | None = field(default=None, repr=False)
     selector_cache: dict[str, str | None] = field(default_factory=dict, repr=False)
+    _scans: int = field(default=0, repr=False)
+    _odd: list[str] | None = field(default=None, repr=False)
 
     @classmethod
     def build(
@@ -45,16 +48,20 @@ class Graph:
         return self.details(uid).sql
 
     def bare_name_matches(self, name: str) -> set[str]:
-        """Nodes a dotless, wildcard-free `fqn:` value selects, via an index built once.
+        """Nodes a dotless, wildcard-free `fqn:` value selects.
 
         dbt matches such a value when it equals the fqn leaf (for a versioned model:
         the name part, or name_version) or the first fqn part, with or without the
-        package. Sources are never matched by name.
+        package. Sources are never matched by name. The first few lookups scan
+        (a C-speed `name in fqn` filter); after that an index answers in O(1).
         """
         if self._by_bare_name is None:
+            self._scans += 1
+            if self._scans <= SCANS_BEFORE_INDEX:
+                return self._scan(name)
             index: dict[str, set[str]] = {}
             for uid, node in self.nodes.items():
-                if node.kind != "source" and node.fqn:
+                if node.kind != "source":
                     for key in _bare_keys(node):
                         if key in index:
                             index[key].add(uid)
@@ -62,6 +69,18 @@ class Graph:
                             index[key] = {uid}
             self._by_bare_name = index
         return self._by_bare_name.get(name, set())
+
+    def _scan(self, name: str) -> set[str]:
+        nodes = self.nodes
+        if self._odd is None:  # names only found via dotted fqn parts or versions
+            self._odd = [
+                uid
+                for uid, n in nodes.items()
+                if n.versioned or "." in n.fqn[0] or (len(n.fqn) > 1 and "." in n.fqn[1])
+            ]
+        hits = {uid for uid, n in nodes.items() if name in n.fqn}
+        hits.update(self._odd)
+        return {u for u in hits if nodes[u].kind != "source" and name in _bare_keys(nodes[u])}
 
     def parents_of(self, uid: str) -> tuple[str, ...]:
         node = self.nodes.get(uid)
