@@ -34,6 +34,7 @@ LEVELS = (0, 1, 2)
 DETAIL_SHARE = 0.5  # neighbours' details may use at most this share of the budget
 TOKENS_PER_GROUP = 200  # budget per group when choosing how finely to group
 MAX_GROUPS = 16
+HEADING_DEPTH = 2  # map headings: package + first folder; deeper folders prefix the name
 TOKENS_PER_LINE = 25  # a typical named line, to size a correction step
 GROW_STEPS = 6
 STEER_STEPS = 8  # secant steps before plain bisection
@@ -106,12 +107,27 @@ class Pack:
             return f"sources of {node.package}"
         return "/".join(node.fqn[:-1]) or node.package
 
+    def section(self, uid: str) -> str:
+        """The map heading a node sits under: the first HEADING_DEPTH parts of its folder."""
+        node = self.analysis.node(uid)
+        if node.kind == "source":
+            return f"sources of {node.package}"
+        return "/".join(node.fqn[:-1][:HEADING_DEPTH]) or node.package
+
+    def subpath(self, uid: str) -> str:
+        """The rest of the folder, written before the name (`finance/` in `finance/fct_x`)."""
+        node = self.analysis.node(uid)
+        if node.kind == "source":
+            return ""
+        rest = node.fqn[:-1][HEADING_DEPTH:]
+        return "/".join(rest) + "/" if rest else ""
+
     def named_by_folder(self) -> list[tuple[str, list[str]]]:
         topo = self.analysis.topo
-        folders: dict[str, list[str]] = {}
+        sections: dict[str, list[str]] = {}
         for uid in sorted(self.named, key=topo.__getitem__):
-            folders.setdefault(self.folder(uid), []).append(uid)
-        return list(folders.items())
+            sections.setdefault(self.section(uid), []).append(uid)
+        return list(sections.items())
 
     def accounting_ok(self) -> bool:
         counted = self.named_set | {u for g in self.groups for u in g.members}
@@ -249,7 +265,7 @@ class Fitter:
             costs = [self._count(node_line(full, u) + "\n") for u in exact]
             seen: set[str] = set()
             for i, uid in enumerate(exact):  # the first node of a folder adds its heading
-                folder = full.folder(uid)
+                folder = full.section(uid)
                 if folder not in seen:
                     seen.add(folder)
                     costs[i] += self._count(f"\n{folder}:\n")

@@ -82,7 +82,7 @@ def node_line(pack: Pack, uid: str) -> str:
     """One named node in the lineage map."""
     parents = _parents_text(pack, uid)
     arrow = f" <- {parents}" if parents else ""
-    return f"- {pack.analysis.names[uid]} ({_tag(pack, uid)}){arrow}"
+    return f"- {pack.subpath(uid)}{pack.analysis.names[uid]} ({_tag(pack, uid)}){arrow}"
 
 
 def markdown(pack: Pack) -> str:
