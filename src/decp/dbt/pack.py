@@ -107,6 +107,12 @@ class Pack:
             return f"sources of {node.package}"
         return "/".join(node.fqn[:-1]) or node.package
 
+    def has_edges(self) -> bool:
+        """Anything for a diagram to draw: an edge into a named node, or between groups."""
+        return any(self.analysis.parents_in(u) for u in self.named) or any(
+            g.edges_out for g in self.groups
+        )
+
     def section(self, uid: str) -> str:
         """The map heading a node sits under: the first HEADING_DEPTH parts of its folder."""
         node = self.analysis.node(uid)
@@ -389,6 +395,13 @@ class Fitter:
         return limit
 
     def choose(self, level: str) -> Plan:
+        """An explicit level, or for `auto` the richest complete level.
+
+        When no detailed level is complete (many focal nodes, or big ones), level 1
+        still wins if it names the whole core and details at least one focal node:
+        the rest of the details are listed with their command, and the budget is
+        not left mostly empty by a bare map.
+        """
         if level != "auto":
             return self.plan_level(int(level))[0]
         for lv in (2, 1):
@@ -397,6 +410,9 @@ class Fitter:
             plan, complete = self.plan_level(lv, need_complete=True)
             if complete:
                 return plan
+        partial, _ = self.plan_level(1)
+        if partial.named >= len(self.analysis.core) and partial.details >= 1:
+            return partial
         return self.plan_level(0)[0]
 
     def finish(self, plan: Plan) -> Pack:

@@ -123,7 +123,7 @@ def markdown_lines(pack: Pack) -> list[str]:
             lines += [node_line(pack, uid) for uid in uids]
     else:
         lines.append("No node fits by name at this budget; every node is in a group below.")
-    if pack.mermaid:
+    if pack.mermaid and pack.has_edges():
         lines += ["", mermaid(pack)]
     if pack.details:
         lines += ["", f"## Details (level {pack.level})"]
