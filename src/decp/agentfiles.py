@@ -97,7 +97,7 @@ def render_block(agent: str, config: Config) -> str:
     elif agent == "claude":
         body = (
             "@AGENTS.md\n"
-            "<!-- Claude Code imports AGENTS.md above; the decp protocol lives there. "
+            "<!-- Why: Claude Code imports AGENTS.md above, so one decp protocol serves every agent. "
             f"{docs}/reference/stamped-files/ -->\n"
         )
     elif agent == "gemini":

@@ -90,7 +90,7 @@ def skeleton(docs_url: str) -> str:
     return (
         "# Context ledger\n"
         "\n"
-        "What this task loaded into the copilot's context (measured in tokens), what it left out, and why.\n"
+        "What this task loaded into the copilot's context (measured in tokens), what it left out, and why: declared inputs, like sources in dbt.\n"
         f"`decp context load|exclude|unload` edit the tables; notes outside them are yours. Why: {link}\n"
         "\n"
         f"## {LOADED}\n"

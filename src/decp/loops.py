@@ -229,7 +229,7 @@ def default_header(docs_url: str) -> str:
     link = f"{docs_url.rstrip('/')}/{DOCS_PAGE}"
     return (
         "# Loops\n"
-        "<!-- Why: questions that come up mid-task live here, not in chat history.\n"
+        "<!-- Why: questions that come up mid-task live here, not in chat history: an issue log, so they are tracked, not dropped.\n"
         "How: the agent proposes (`decp loop propose`), you approve or reject. Ids are never reused.\n"
         f"Format, greps and paste-by-hand blocks: {link} -->\n"
     )

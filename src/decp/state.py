@@ -134,7 +134,7 @@ def default_text(docs_url: str, cap: int) -> str:
     link = f"{docs_url.rstrip('/')}/{DOCS_PAGE}"
     return (
         "# State\n"
-        f"<!-- Why: the first page a fresh session reads; capped at {cap} tokens so resuming stays cheap.\n"
+        f"<!-- Why: the first page a fresh session reads; capped at {cap} tokens so resuming stays cheap. Decisions form a decision log (ADR-style: what, and why).\n"
         "How: `decp state set KEY VALUE`, `decp decision add WHAT --why WHY`; "
         f"`decp session end` moves decisions to the session summary. {link} -->\n"
         "\n"
