@@ -100,7 +100,7 @@ def _tokens_footer(report: CountReport, width: int) -> list[str]:
 def register(app: typer.Typer) -> None:
     @app.command("tokens")
     def tokens(
-        paths: list[str] = typer.Argument(..., help="Files, directories or quoted globs."),  # noqa: B008
+        paths: list[str] = typer.Argument(..., help="Files, directories or quoted globs."),
         encoding: str | None = typer.Option(
             None, "--encoding", help="tiktoken encoding (default: the config's, else o200k_base)."
         ),
@@ -270,7 +270,7 @@ def register(app: typer.Typer) -> None:
 
     @context_app.command("scope")
     def scope(
-        paths: list[str] = typer.Argument(..., help="The focal files (or directories, globs)."),  # noqa: B008
+        paths: list[str] = typer.Argument(..., help="The focal files (or directories, globs)."),
         budget_tokens: int | None = typer.Option(
             None, "--budget", help="Token cap for the pack (default: the config's task budget)."
         ),

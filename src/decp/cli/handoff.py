@@ -103,7 +103,7 @@ def loop_propose(
     body: str = typer.Option("", "--body", help="The question itself, in full."),
     context: str = typer.Option("", "--context", help="What we were doing when it came up."),
     source: str = typer.Option("", "--source", help="FILE:LINE or a dbt model name."),
-    tag: list[str] = typer.Option([], "--tag", metavar="TAG", help="A tag (repeat for more)."),  # noqa: B008
+    tag: list[str] = typer.Option([], "--tag", metavar="TAG", help="A tag (repeat for more)."),
     print_only: bool = typer.Option(
         False, "--print", help="Print a pasteable block with the next id; write nothing."
     ),
@@ -119,7 +119,7 @@ def loop_add(
     body: str = typer.Option("", "--body", help="The question itself, in full."),
     context: str = typer.Option("", "--context", help="What we were doing when it came up."),
     source: str = typer.Option("", "--source", help="FILE:LINE or a dbt model name."),
-    tag: list[str] = typer.Option([], "--tag", metavar="TAG", help="A tag (repeat for more)."),  # noqa: B008
+    tag: list[str] = typer.Option([], "--tag", metavar="TAG", help="A tag (repeat for more)."),
     print_only: bool = typer.Option(
         False, "--print", help="Print a pasteable block with the next id; write nothing."
     ),
@@ -148,7 +148,7 @@ def _move(ids: list[str], status: str, outcome: str | None, as_json: bool) -> No
 
 @loop_app.command("approve")
 def loop_approve(
-    ids: list[str] = typer.Argument(..., metavar="ID", help="Loop ids (LOOP-007 or 7)."),  # noqa: B008
+    ids: list[str] = typer.Argument(..., metavar="ID", help="Loop ids (LOOP-007 or 7)."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """proposed → open (all or nothing)."""
@@ -157,7 +157,7 @@ def loop_approve(
 
 @loop_app.command("reject")
 def loop_reject(
-    ids: list[str] = typer.Argument(..., metavar="ID", help="Loop ids."),  # noqa: B008
+    ids: list[str] = typer.Argument(..., metavar="ID", help="Loop ids."),
     why: str = typer.Option("", "--why", help="Why not: kept as the outcome."),
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
@@ -199,7 +199,7 @@ def loop_reopen(
 
 @loop_app.command("list")
 def loop_list(
-    status: list[str] = typer.Option(  # noqa: B008
+    status: list[str] = typer.Option(
         [],
         "--status",
         metavar="STATUS",
@@ -390,14 +390,14 @@ def session_start(
 def session_end(
     done: list[str] = typer.Option(
         [], "--done", metavar="TEXT", help="What was done (repeat per item)."
-    ),  # noqa: B008
-    next_step: list[str] = typer.Option(  # noqa: B008
+    ),
+    next_step: list[str] = typer.Option(
         [],
         "--next",
         metavar="TEXT",
         help="An exact next step (repeat; the first becomes STATE's next_action).",
     ),
-    verified: list[str] = typer.Option(  # noqa: B008
+    verified: list[str] = typer.Option(
         [],
         "--verified",
         metavar="TEXT",
@@ -449,7 +449,7 @@ def pr(
         "", "--since", help="Base ref (default: merge-base with main/master, else session start)."
     ),
     out_file: str = typer.Option("", "--out", help="Write the Markdown to this file."),
-    verified: list[str] = typer.Option(  # noqa: B008
+    verified: list[str] = typer.Option(
         [],
         "--verified",
         help="How it was verified (repeat); added to the sessions' Verified items.",
