@@ -280,7 +280,7 @@ def raised_questions(pack: dict[str, Any], focal: str) -> list[Question]:
             break
         questions.append(
             Question(
-                f"Which of the {group['count']} models in {group['label']} join on {focal}'s key?",
+                f"Which of the {group['count']} models in {group['label']} join on the {focal} key?",
                 f"Collapsed in the pack as {group['id']}; expand with: {group['expand']}",
                 focal,
                 (
