@@ -22,8 +22,9 @@ against the raw manifest and, when dbt-mp is available, dbt-mp's output for the 
 
 Prints a Markdown table; `--out FILE` writes the JSON; `--update-docs` rewrites the figures in
 docs/reference/worked-example.md (between its figures markers). Exit 1 when a step fails or a
-limit is broken (pack over budget, accounting under 100%, resume pack over 1,000 tokens,
-AGENTS.md + PROTOCOL.md + resume pack over 3,000).
+limit is broken: a lineage under 200 nodes (the scenario's premise), a pack over budget,
+accounting under 100%, a resume pack over 1,000 tokens, AGENTS.md + PROTOCOL.md + resume pack
+over 3,000, open loops not exported, decisions missing from the PR narrative.
 """
 
 from __future__ import annotations
