@@ -54,6 +54,13 @@ sys.stdout.write(json.dumps({"wall": wall, "rss_kib": usage.ru_maxrss, "rc": pro
                              "stdout": proc.stdout.decode("utf-8", "replace"),
                              "stderr": proc.stderr.decode("utf-8", "replace")}))
 """
+# A warm scope through the Python API: what decp's own code costs without the CLI framework.
+_API = """
+import sys
+from pathlib import Path
+from decp.dbt import scope
+scope(sys.argv[2], manifest=Path(sys.argv[1]), budget=int(sys.argv[3]))
+"""
 _SUMMARY = re.compile(
     r"(?P<named>\d+) named \+ (?P<collapsed>\d+) in (?P<groups>\d+) groups = (?P<total>\d+) nodes"
 )
@@ -90,6 +97,7 @@ class Row:
     cold_cpu_s: float = 0.0
     warm_cpu_s: float = 0.0
     mp_cpu_s: float = 0.0
+    warm_api_s: float = 0.0  # the same warm scope through the Python API (no CLI framework)
     cold_rss_mb: float = 0.0
     warm_rss_mb: float = 0.0
     mp_rss_mb: float = 0.0
@@ -178,6 +186,7 @@ def run_case(case: Case, args: argparse.Namespace, counter, workdir: Path) -> Ro
 
     colds, cold_rss, warms, warm_rss, mps, mp_rss = [], [], [], [], [], []
     cpu: dict[str, list[float]] = {"cold": [], "warm": [], "mp": []}
+    apis: list[float] = []
     pack_text = ""
     stderr = ""
     for i in range(args.repeat):
@@ -202,6 +211,15 @@ def run_case(case: Case, args: argparse.Namespace, counter, workdir: Path) -> Ro
         warm = measure([*decp, "--select", case.select], cwd, env)
         warms.append(warm["wall"])
         cpu["warm"].append(warm["cpu"])
+        if args.api:
+            api = measure(
+                [args.python, "-c", _API, str(case.manifest), case.select, str(args.budget)],
+                cwd,
+                env,
+            )
+            if api["rc"]:
+                raise SystemExit(f"decp API run failed: {api['stderr']}")
+            apis.append(api["wall"])
         warm_rss.append(warm["rss_kib"])
         shutil.rmtree(cache, ignore_errors=True)
         if args.dbt_mp:
@@ -219,6 +237,8 @@ def run_case(case: Case, args: argparse.Namespace, counter, workdir: Path) -> Ro
     row.cold_cpu_s, row.warm_cpu_s = round(min(cpu["cold"]), 3), round(min(cpu["warm"]), 3)
     if cpu["mp"]:
         row.mp_cpu_s = round(min(cpu["mp"]), 3)
+    if apis:
+        row.warm_api_s = round(min(apis), 3)
     row.cold_rss_mb = round(max(cold_rss) / 1024, 1)
     row.warm_rss_mb = round(max(warm_rss) / 1024, 1)
     row.decp_tokens = counter.count(pack_text)
@@ -284,6 +304,16 @@ def table(rows: list[Row], label: str, budget: int) -> str:
             f"| {r.cold_s:.2f} ({r.cold_cpu_s:.2f}) | {r.warm_s:.2f} ({r.warm_cpu_s:.2f}) "
             f"| {r.mp_s:.2f} ({r.mp_cpu_s:.2f}) | {r.cold_rss_mb:.0f} | {r.mp_rss_mb:.0f} |"
         )
+    if any(r.warm_api_s for r in rows):
+        lines += [
+            "",
+            "| manifest | selection | decp warm s, CLI | decp warm s, Python API | dbt-mp s |",
+            "|---|---|---|---|---|",
+        ]
+        for r in rows:
+            lines.append(
+                f"| {r.label} | `{r.select}` | {r.warm_s:.2f} | {r.warm_api_s:.2f} | {r.mp_s:.2f} |"
+            )
     return "\n".join(lines)
 
 
@@ -301,6 +331,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--python", default=sys.executable, help="python that has decp installed")
     parser.add_argument("--out", help="write the results as JSON here")
+    parser.add_argument(
+        "--api", action="store_true", help="also time warm scopes through the Python API"
+    )
     args = parser.parse_args(argv)
     if args.dbt_mp and not shutil.which(args.dbt_mp):
         parser.error(f"--dbt-mp {args.dbt_mp!r} is not an executable")

@@ -240,3 +240,14 @@ def test_cache_dir_resolution(
     assert cache_dir(None) == tmp_path / "xdg" / "decp" / "dbt"
     monkeypatch.setenv(CACHE_ENV, str(tmp_path / "env"))
     assert cache_dir(config) == cache_dir(None) == tmp_path / "env" / "dbt"
+
+
+def test_a_truncated_details_file_invalidates_the_entry(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    path = write_manifest(tmp_path / "m.json", small_manifest())
+    load_graph(path, cache)
+    details = next(cache.glob("*.details"))
+    details.write_bytes(details.read_bytes()[:-5])
+    graph, hit = load_graph(path, cache)
+    assert not hit
+    assert graph.code("model.shop.orders") == "select order_id, amount from int_orders"

@@ -196,3 +196,20 @@ def test_render_example_for_docs() -> None:
     text = render_example(example("shop.manifest.json.gz"), "+fct_orders+", 2000)
     assert text.startswith("# dbt scope `+fct_orders+`")
     assert COUNTER.count(text) <= 2000
+
+
+def test_auto_details_some_focal_nodes_rather_than_leave_the_budget_empty() -> None:
+    """Nine focal staging models: not all their columns fit 1,500 tokens, some do."""
+    graph = load_graph(example("shop_260.manifest.json.gz"), None)[0]
+    pack = make_pack(graph, "+fct_orders+,fqn:shop.staging.*", 1500)
+    check(pack, graph, 1500)
+    assert pack.level == 1
+    assert 1 <= len(pack.details) < len(pack.analysis.focal)
+    assert pack.omitted and pack.omitted_command in pack.text
+    assert pack.tokens > 1000  # the budget is used, not left to a bare map
+
+
+def test_no_diagram_without_edges(small: Graph) -> None:
+    pack = make_pack(small, "fqn:shop.staging.*", 4000)
+    assert not pack.analysis.edges
+    assert "```mermaid" not in pack.text
