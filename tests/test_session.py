@@ -176,3 +176,26 @@ def test_end_refuses_to_grow_state_past_its_cap(project, run_decp) -> None:
     assert not (project / SESSIONS).exists() or not any(
         p.suffix == ".md" for p in (project / SESSIONS).iterdir()
     )
+
+
+def test_end_hands_loaded_context_to_the_summary_and_empties_the_ledger(project) -> None:
+    """A fresh session starts with nothing loaded; exclusions are standing decisions and stay."""
+    from decp.context import read_ledger
+    from decp.resume import build_pack
+
+    config = load_config(project)
+    when = "2026-11-26T03:00:00Z"
+    record(
+        config,
+        LedgerEntry("models/fct_orders.sql", "path", 812, "focal model", when),
+        excluded=False,
+    )
+    record(config, LedgerEntry("profiles.yml", "path", None, "credentials", when), excluded=True)
+    summary = end_session(config, done=["scoped"], next_steps=["write int_order_lines"])
+
+    text = (project / summary.path).read_text(encoding="utf-8")
+    assert "models/fct_orders.sql" in text and "profiles.yml" in text
+    ledger = read_ledger(config)
+    assert ledger.loaded == []
+    assert [entry.target for entry in ledger.excluded] == ["profiles.yml"]
+    assert "Context: 0/4,000" in build_pack(config).text

@@ -417,6 +417,32 @@ def remove(config: Config, target: str) -> bool:
     return dropped
 
 
+def unload_many(config: Config, targets: list[str]) -> list[str]:
+    """Drop these loaded rows in one locked write (session end: the summary keeps them).
+
+    Exclusions stay: they are standing decisions ("never load profiles.yml"),
+    while what was loaded belongs to the session that loaded it.
+    """
+    from decp.fsio import atomic_write, locked, read_text
+
+    path = context_path(config)
+    if not targets or not path.exists():
+        return []
+    dropped_targets: list[str] = []
+    with locked(path):
+        text = read_text(path)
+        doc = _parse(text, path)
+        loaded = {entry.target for entry in parse_ledger(text, path).loaded}
+        for target in targets:
+            if target in loaded:
+                doc, dropped = _drop_row(doc, target, path)
+                if dropped:
+                    dropped_targets.append(target)
+        if dropped_targets:
+            atomic_write(path, "".join(doc.lines))
+    return dropped_targets
+
+
 # --- budget status -----------------------------------------------------------
 
 

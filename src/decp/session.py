@@ -351,6 +351,11 @@ def end_session(
         atomic_write(path, summary.render())
         commit_state(config, doc)
         snap_path.unlink(missing_ok=True)
+    # The next session starts with an empty context: the summary now holds what
+    # this one loaded, so the ledger's "Loaded" rows can go (exclusions stay).
+    from decp.context import read_ledger, unload_many
+
+    unload_many(config, [entry.target for entry in read_ledger(config).loaded])
     return summary
 
 
