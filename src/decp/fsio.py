@@ -42,11 +42,16 @@ def read_text(path: Path) -> str:
 
 def atomic_write(path: Path, text: str) -> None:
     """Replace `path` with `text` in one rename, so readers never see half a file."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Byte version of `atomic_write` (temp file in the same dir, fsync, rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         # mkstemp creates 0600; keep the target's mode, or follow the umask for new files.

@@ -22,12 +22,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from decp.cachedirs import cache_dir
 from decp.errors import UsageError
 from decp.tokens import TokenCounter
 
-CACHE_SUBDIR = Path(".cache") / "tokens"
 CACHE_FILE = "counts.sqlite3"
-CACHE_ENV = "DECP_CACHE_DIR"
 SNIFF_BYTES = 8192
 # Directories that hold tooling state, not project text; never walked.
 SKIP_DIRS = frozenset(
@@ -172,19 +171,12 @@ def _predict_name(preferred: str) -> str:
 
 
 def user_cache_dir() -> Path:
-    """Where counts go outside a stamped repo (or $DECP_CACHE_DIR when set)."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    if os.name == "nt" and os.environ.get("LOCALAPPDATA"):
-        return Path(os.environ["LOCALAPPDATA"]) / "decp" / "tokens"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "decp" / "tokens"
+    """Where counts go outside a stamped repo (or $DECP_CACHE_DIR/tokens when set)."""
+    return cache_dir("tokens")
 
 
 def cache_dir_for(project_dir: Path | None) -> Path:
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    return project_dir / CACHE_SUBDIR if project_dir is not None else user_cache_dir()
+    return cache_dir("tokens", project_dir)
 
 
 class CountCache:

@@ -10,7 +10,6 @@ import sys
 
 import typer
 
-from decp import __version__
 from decp.cli._common import err
 from decp.errors import DecpError
 
@@ -26,6 +25,8 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
+        from decp import __version__
+
         sys.stdout.write(f"decp {__version__}\n")
         raise typer.Exit()
 

@@ -22,13 +22,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from decp.cachedirs import CACHE_ENV  # noqa: F401 - re-exported for tests
+from decp.cachedirs import cache_dir as shared_cache_dir
 from decp.dbt.graph import Graph
 from decp.dbt.manifest import NO_DETAILS, Details, Node, parse_manifest, read_manifest_text
 
 if TYPE_CHECKING:
     from decp.config import Config
 
-CACHE_ENV = "DECP_CACHE_DIR"
 FORMAT = 3
 KEEP_ENTRIES = 8
 GRAPH_SUFFIX = ".graph"
@@ -38,13 +39,7 @@ _CHUNK = 1 << 20
 
 def cache_dir(config: Config | None) -> Path:
     """$DECP_CACHE_DIR/dbt, else .project/.cache/dbt in a stamped repo, else the user cache."""
-    env = os.environ.get(CACHE_ENV)
-    if env:
-        return Path(env) / "dbt"
-    if config is not None:
-        return config.project_dir / ".cache" / "dbt"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "decp" / "dbt"
+    return shared_cache_dir("dbt", config.project_dir if config is not None else None)
 
 
 def fingerprint(path: Path) -> str:
