@@ -16,8 +16,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from decp.errors import DataError, NotStampedError
 
 PROJECT_DIR = ".project"
@@ -33,8 +31,10 @@ AGENT_CHOICES = ("claude", "copilot", "cursor", "gemini", "codex", "windsurf", "
 @cache
 def defaults() -> dict[str, Any]:
     """The `default` of every question in defaults.yml, keyed by question name."""
+    import yaml  # lazy: only needed when a key is missing from decp.toml
+
     text = resources.files("decp").joinpath("defaults.yml").read_text(encoding="utf-8")
-    questions = yaml.safe_load(text)
+    questions = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     return {name: spec["default"] for name, spec in questions.items()}
 
 
@@ -99,6 +99,11 @@ def find_root(start: Path | None = None) -> Path:
     )
 
 
+def _default(name: str) -> Any:
+    """A deferred default: defaults.yml is parsed only when decp.toml lacks the key."""
+    return lambda: defaults()[name]
+
+
 def _table(data: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
     value = data.get(key, {})
     if not isinstance(value, dict):
@@ -111,6 +116,8 @@ def _table(data: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
 def _typed(
     table: dict[str, Any], key: str, kind: type, default: Any, path: Path, section: str
 ) -> Any:
+    if key not in table and callable(default):
+        default = default()
     value = table.get(key, default)
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
@@ -118,7 +125,7 @@ def _typed(
         raise DataError(
             f"{section}.{key} must be {kind.__name__}, got {value!r}.",
             path=path,
-            fix=f"set `{key} = {default!r}` under [{section}].",
+            fix=f"set `{key} = {default() if callable(default) else default!r}` under [{section}].",
         )
     return value
 
@@ -135,7 +142,6 @@ def parse_config(text: str, path: Path, root: Path) -> Config:
         raise DataError(
             f"invalid TOML: {exc}.", path=path, line=line, fix="correct the TOML syntax."
         ) from exc
-    d = defaults()
     project = _table(data, "project", path)
     budget_t = _table(data, "budget", path)
     dbt = _table(data, "dbt", path)
@@ -149,15 +155,22 @@ def parse_config(text: str, path: Path, root: Path) -> Config:
             fix='set `type = "dbt"` (or another listed type) under [project].',
         )
     budget = Budget(
-        context_window=_typed(budget_t, "context_window", int, d["context_window"], path, "budget"),
-        session_start=_typed(
-            budget_t, "session_start", float, d["budget_session_start"], path, "budget"
+        context_window=_typed(
+            budget_t, "context_window", int, _default("context_window"), path, "budget"
         ),
-        working=_typed(budget_t, "working", float, d["budget_working"], path, "budget"),
-        handoff=_typed(budget_t, "handoff", float, d["budget_handoff"], path, "budget"),
-        task_budget=_typed(budget_t, "task_budget", int, d["task_budget"], path, "budget"),
-        state_cap=_typed(budget_t, "state_cap", int, d["state_cap"], path, "budget"),
-        encoding=_typed(budget_t, "encoding", str, d["encoding"], path, "budget"),
+        session_start=_typed(
+            budget_t,
+            "session_start",
+            float,
+            _default("budget_session_start"),
+            path,
+            "budget",
+        ),
+        working=_typed(budget_t, "working", float, _default("budget_working"), path, "budget"),
+        handoff=_typed(budget_t, "handoff", float, _default("budget_handoff"), path, "budget"),
+        task_budget=_typed(budget_t, "task_budget", int, _default("task_budget"), path, "budget"),
+        state_cap=_typed(budget_t, "state_cap", int, _default("state_cap"), path, "budget"),
+        encoding=_typed(budget_t, "encoding", str, _default("encoding"), path, "budget"),
     )
     if not 0 < budget.session_start < budget.working < budget.handoff < 1:
         raise DataError(

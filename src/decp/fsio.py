@@ -13,8 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from filelock import FileLock, Timeout
-
 from decp.errors import DataError
 
 LOCK_TIMEOUT_S = 30.0
@@ -77,6 +75,8 @@ def lock_path_for(path: Path) -> Path:
 @contextmanager
 def locked(path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
     """Hold the lock for `path` so read-modify-write cycles don't interleave."""
+    from filelock import FileLock, Timeout  # lazy: ~30 ms, and read-only commands never lock
+
     path.parent.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(lock_path_for(path)), timeout=timeout)
     try:
