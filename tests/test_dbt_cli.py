@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import test_dbt_support as support
+from conftest import REPO_ROOT
 from test_dbt_support import small_manifest, write_manifest
 
 from decp.tokens import get_counter
@@ -162,3 +163,19 @@ def test_help_lists_the_flags(run_decp, tmp_path: Path) -> None:
     assert result.returncode == 0
     for flag in ("--select", "--exclude", "--manifest", "--budget", "--level", "--format", "--out"):
         assert flag in result.stdout
+
+
+@pytest.mark.parametrize("fmt", ["md", "json"])
+def test_output_is_byte_identical_across_hash_seeds(run_decp, tmp_path: Path, fmt: str) -> None:
+    """Packs are diffable and cacheable: set iteration order must never leak into them."""
+    manifest = REPO_ROOT / "examples" / "manifests" / "shop_260.manifest.json.gz"
+    if not manifest.is_file():
+        pytest.skip(f"{manifest} not committed")
+    args = ("dbt", "scope", "--select", "+fct_orders+", "--manifest", str(manifest))
+    outputs = set()
+    for seed in ("1", "2", "3"):
+        env = {**env_for(tmp_path / "cache"), "PYTHONHASHSEED": seed}
+        result = run_decp(*args, "--budget", "4000", "--format", fmt, cwd=tmp_path, env=env)
+        assert result.returncode == 0, result.stderr
+        outputs.add(result.stdout)
+    assert len(outputs) == 1

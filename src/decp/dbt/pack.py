@@ -93,13 +93,15 @@ class Pack:
         return self.analysis.names.get(key, key)
 
     def parents_split(self, uid: str) -> tuple[list[str], Counter[str]]:
+        """Named parents and per-group parent counts, in a stable order (output is diffable)."""
         named, grouped = [], Counter()
         for parent in self.analysis.parents_in(uid):
             if parent in self.named_set:
                 named.append(parent)
             else:
                 grouped[self.owner[parent]] += 1
-        return named, grouped
+        named.sort(key=lambda p: (self.analysis.names[p], p))
+        return named, Counter(dict(sorted(grouped.items())))
 
     def folder(self, uid: str) -> str:
         node = self.analysis.node(uid)

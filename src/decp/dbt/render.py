@@ -37,11 +37,13 @@ def one_line(text: str) -> str:
 
 
 def _kinds(counts: dict[str, int]) -> str:
-    return ", ".join(f"{n} {kind}" for kind, n in sorted(counts.items(), key=lambda kv: -kv[1]))
+    return ", ".join(
+        f"{n} {kind}" for kind, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    )
 
 
 def _refs(counter: dict[str, int], pack: Pack) -> str:
-    items = sorted(counter.items(), key=lambda kv: -kv[1])
+    items = sorted(counter.items(), key=lambda kv: (-kv[1], pack.ref(kv[0]), kv[0]))
     shown = [f"{pack.ref(k)} ×{n}" for k, n in items[:_MAX_EDGE_REFS]]
     if len(items) > _MAX_EDGE_REFS:
         shown.append(f"+{len(items) - _MAX_EDGE_REFS} more")
@@ -280,8 +282,8 @@ def to_data(pack: Pack) -> dict[str, Any]:
                 "selector": g.selector,
                 "count": len(g.members),
                 "kinds": dict(g.kinds),
-                "in": {pack.ref(k): v for k, v in g.edges_in.items()},
-                "out": {pack.ref(k): v for k, v in g.edges_out.items()},
+                "in": dict(sorted((pack.ref(k), v) for k, v in g.edges_in.items())),
+                "out": dict(sorted((pack.ref(k), v) for k, v in g.edges_out.items())),
                 "internal": g.internal,
                 "expand": pack.commands.expand(g.terms, g.excludes),
             }
