@@ -6,6 +6,7 @@ generated from the real sources at build time, so the docs cannot drift.
 - `cli_reference()`: `decp … --help` for every command, from the real typer app.
 - `stamped(path)`: a file exactly as `copier copy --defaults` stamps it.
 - `run_decp(args)`: the real output of a decp command in a stamped example repo.
+- `dbt_pack(manifest, select, budget)`: a real lineage pack from a committed manifest.
 """
 
 from __future__ import annotations
@@ -112,6 +113,13 @@ def define_env(env: Any) -> None:
     @env.macro
     def stamped(path: str) -> str:
         return (_stamped_repo() / path).read_text("utf-8")
+
+    @env.macro
+    def dbt_pack(manifest: str, select: str, budget: int) -> str:
+        """A real `decp dbt scope` pack from a committed manifest (Markdown)."""
+        from decp.dbt import render_example
+
+        return render_example(ROOT / manifest, select, budget).rstrip("\n")
 
     @env.macro
     def run_decp(args: str) -> str:
