@@ -30,12 +30,34 @@ AGENT_CHOICES = ("claude", "copilot", "cursor", "gemini", "codex", "windsurf", "
 
 @cache
 def defaults() -> dict[str, Any]:
-    """The `default` of every question in defaults.yml, keyed by question name."""
-    import yaml  # lazy: only needed when a key is missing from decp.toml
+    """The `default` of every question in defaults.yml, keyed by question name.
 
-    text = resources.files("decp").joinpath("defaults.yml").read_text(encoding="utf-8")
-    questions = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    return {name: spec["default"] for name, spec in questions.items()}
+    Parsing YAML costs ~0.1 s (import, resolver regexes), paid by every command
+    run outside a stamped repo; so the result is cached as JSON keyed by the
+    file's content hash. A missing or unreadable cache just means parsing again.
+    """
+    import hashlib
+    import json
+
+    from decp.cachedirs import cache_dir
+
+    raw = resources.files("decp").joinpath("defaults.yml").read_bytes()
+    cached = cache_dir("defaults") / f"{hashlib.sha256(raw).hexdigest()[:16]}.json"
+    try:
+        return json.loads(cached.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        pass
+    import yaml
+
+    questions = yaml.load(raw, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    found = {name: spec["default"] for name, spec in questions.items()}
+    try:
+        from decp.fsio import atomic_write
+
+        atomic_write(cached, json.dumps(found))
+    except OSError:  # a read-only cache dir must not break decp
+        pass
+    return found
 
 
 @dataclass(frozen=True)
