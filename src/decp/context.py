@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from decp.clock import now_iso  # noqa: F401  (re-exported: the ledger's timestamps)
 from decp.errors import DataError, UsageError
 
 if TYPE_CHECKING:
@@ -73,11 +73,6 @@ class Ledger:
                 if entry.target == target:
                     return section, entry
         return None
-
-
-def now_iso() -> str:
-    """The ledger's timestamp format: UTC, whole seconds, trailing Z."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def context_path(config: Config) -> Path:

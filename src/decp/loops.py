@@ -20,15 +20,14 @@ A loop block (the full format is in docs/reference/loops-format.md):
 from __future__ import annotations
 
 import copy
-import os
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from decp.clock import now_iso
 from decp.errors import DataError, UsageError
 from decp.fsio import atomic_write, locked, read_text
 
@@ -54,7 +53,6 @@ FIELD_ORDER = ("source", "tags", "context", "outcome", "gtd", "created", "update
 _TEXT_FIELDS = ("body", "context", "source", "outcome", "gtd", "created", "updated")
 _SINGLE_LINE_FIELDS = ("source", "gtd", "created", "updated")
 
-NOW_ENV = "DECP_NOW"  # fixed clock for reproducible demos and tests
 DOCS_PAGE = "patterns/loop-capture/"
 
 _HEADING_RE = re.compile(r"#{1,3}(?:[ \t]|$)")
@@ -65,14 +63,6 @@ _LOOP_HEADING_RE = re.compile(
 _FIELD_RE = re.compile(r"-[ \t]*(?P<key>[A-Za-z_]+)[ \t]*:(?:[ \t](?P<value>.*)|(?P<rest>.*))")
 _MARK_RE = re.compile(r"<!--[ \t]*next-id:[ \t]*LOOP-(?P<num>\d+)[ \t]*-->[ \t]*")
 _ID_RE = re.compile(r"(?:LOOP-?)?0*(?P<num>\d+)", re.IGNORECASE)
-
-
-def now_iso() -> str:
-    """UTC now at seconds precision (or $DECP_NOW, so demos and tests are reproducible)."""
-    fixed = os.environ.get(NOW_ENV)
-    if fixed:
-        return fixed
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def normalize_text(value: str) -> str:

@@ -18,9 +18,10 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from decp import gitinfo
+from decp.clock import parse_time
 from decp.errors import UsageError
 from decp.loops import DONE_STATUSES, Loop, read_loops
-from decp.session import Summary, all_summaries, parse_time, read_snapshot
+from decp.session import Summary, all_summaries, read_snapshot
 from decp.state import Decision, read_state
 
 if TYPE_CHECKING:

@@ -15,8 +15,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from decp import gitinfo
-from decp.loops import now_iso, read_loops
-from decp.session import latest_summary, parse_time, read_snapshot
+from decp.clock import now_iso, parse_time
+from decp.loops import read_loops
+from decp.session import latest_summary, read_snapshot
 from decp.state import STATE_KEYS, read_state
 
 if TYPE_CHECKING:

@@ -14,14 +14,15 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from decp import gitinfo
+from decp.clock import now_iso, parse_time
 from decp.errors import DataError
 from decp.fsio import atomic_write, locked, read_text
-from decp.loops import DONE_STATUSES, Loop, now_iso, read_loops
+from decp.loops import DONE_STATUSES, Loop, read_loops
 from decp.state import Decision, commit_state, parse_decision_line, prepare_state, state_path
 
 if TYPE_CHECKING:
@@ -43,13 +44,6 @@ def sessions_dir(config: Config) -> Path:
 
 def current_path(config: Config) -> Path:
     return sessions_dir(config) / CURRENT_NAME
-
-
-def parse_time(stamp: str) -> datetime | None:
-    try:
-        return datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    except (TypeError, ValueError):
-        return None
 
 
 # ---------------------------------------------------------------- start

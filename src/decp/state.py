@@ -431,7 +431,8 @@ def set_field(config: Config, key: str, value: str) -> StateDoc:
 
 def add_decision(config: Config, what: str, why: str, loop_id: str | None = None) -> Decision:
     """Record a decision; with `loop_id`, close that loop with it, both files or neither."""
-    from decp.loops import now_iso, transition
+    from decp.clock import now_iso
+    from decp.loops import transition
 
     date = now_iso()[:10]
     if not loop_id:

@@ -172,8 +172,9 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Record TARGET as loaded, with its measured tokens."""
+        from decp.clock import now_iso
         from decp.config import load_config
-        from decp.context import LedgerEntry, budget_status, now_iso, record_many
+        from decp.context import LedgerEntry, budget_status, record_many
 
         config = load_config()
         when = now_iso()
@@ -197,8 +198,9 @@ def register(app: typer.Typer) -> None:
         why: str = typer.Option(..., "--why", help="Why it stays out (required)."),
     ) -> None:
         """Record TARGET as deliberately left out, with the reason."""
+        from decp.clock import now_iso
         from decp.config import load_config
-        from decp.context import LedgerEntry, now_iso, record
+        from decp.context import LedgerEntry, record
         from decp.errors import UsageError
         from decp.tokencount import has_glob
 
@@ -284,8 +286,9 @@ def register(app: typer.Typer) -> None:
         encoding: str | None = typer.Option(None, "--encoding", help="tiktoken encoding."),
     ) -> None:
         """Build a budget-fitting pack of files: the richest level that fits, every level costed."""
+        from decp.clock import now_iso
         from decp.config import defaults
-        from decp.context import now_iso, record_many
+        from decp.context import record_many
         from decp.errors import UsageError
         from decp.scope import MAX_LEVEL, build_scope, ledger_decisions
         from decp.tokencount import cache_dir_for, git_toplevel
