@@ -205,7 +205,16 @@ def fingerprint(*parts: str) -> str:
 SCALARS = ("title", "body", "state")
 
 
-def _tags_apply(target: tuple[str, ...], added: set[str], removed: set[str]) -> tuple[str, ...]:
+def _tags_follow(
+    target: tuple[str, ...], source: set[str], agreed: list[str] | None
+) -> tuple[str, ...]:
+    """`target` with the tag additions and removals `source` made since the `agreed` set.
+
+    Tags merge as sets and never conflict; without an agreed set (no snapshot)
+    nothing is removed, only added. Used in both directions (import and export).
+    """
+    removed = set() if agreed is None else set(agreed) - source
+    added = source if agreed is None else source - set(agreed)
     kept = [tag for tag in target if tag not in removed]
     return (*kept, *sorted(tag for tag in added if tag not in kept))
 
@@ -259,12 +268,8 @@ def merge_import(local: Fields, remote: Fields, echo: Fields, base: Base | None)
     # Tags merge as sets: the backend's additions and removals since the last
     # sync apply to the loop's tags; they never conflict. Without a snapshot
     # nothing is removed. Afterwards the backend's tags are the agreed set.
-    agreed = base.get("tags")
     remote_tags = set(remote.tags)
-    if agreed is None:
-        tags = _tags_apply(local.tags, remote_tags, set())
-    else:
-        tags = _tags_apply(local.tags, remote_tags - set(agreed), set(agreed) - remote_tags)
+    tags = _tags_follow(local.tags, remote_tags, base.get("tags"))
     if tags != local.tags:
         out.changed_local.append("tags")
     out.base["tags"] = sorted(remote_tags)
@@ -311,12 +316,8 @@ def merge_export(local: Fields, remote: Fields | None, echo: Fields, base: Base 
     # The loop's tag additions and removals since the last sync apply to the
     # task; afterwards the loop's tags are the agreed set, so tag edits made
     # only in the backend stay pending for the next import.
-    agreed = base.get("tags")
     local_tags = set(local.tags)
-    if agreed is None:
-        tags = _tags_apply(remote.tags, local_tags, set())
-    else:
-        tags = _tags_apply(remote.tags, local_tags - set(agreed), set(agreed) - local_tags)
+    tags = _tags_follow(remote.tags, local_tags, base.get("tags"))
     if tags != remote.tags:
         out.changed_remote.append("tags")
     out.base["tags"] = sorted(local_tags)
