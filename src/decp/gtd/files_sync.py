@@ -8,10 +8,11 @@ holds tasks decp did not write (that is a backup to import, not to clobber).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from decp.clock import now_iso
 from decp.errors import DataError
 from decp.fsio import atomic_write, locked, read_text
 from decp.gtd import ticktick_csv as tcsv
@@ -80,7 +81,7 @@ def _day(iso: str) -> str:
     try:
         datetime.strptime(day, "%Y-%m-%d")
     except ValueError:
-        return datetime.now(UTC).strftime("%Y-%m-%d")
+        return now_iso()[:10]
     return day
 
 

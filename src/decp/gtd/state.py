@@ -17,10 +17,10 @@ account; it is machine-local state, so it belongs in .gitignore.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from decp.clock import now_iso
 from decp.errors import DataError
 from decp.fsio import atomic_write, locked, read_text
 from decp.gtd.model import snapshot_hash
@@ -72,7 +72,7 @@ def new_entry(ids: dict[str, str], base: dict[str, Any]) -> tuple[str, dict[str,
     """A snapshot entry and the hash the loop's gtd field will carry."""
     entry = {"ids": ids, "base": base}
     digest = snapshot_hash(entry)
-    entry["at"] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    entry["at"] = now_iso()
     return digest, entry
 
 
