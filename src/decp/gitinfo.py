@@ -122,5 +122,63 @@ def commit_time(root: Path, ref: str) -> datetime | None:
     return datetime.fromtimestamp(int(out), UTC)
 
 
+def git_toplevel(start: Path) -> Path | None:
+    """The git work tree holding `start`, or None (no git, or not a repo)."""
+    top = git(start if start.is_dir() else start.parent, "rev-parse", "--show-toplevel")
+    return Path(top.strip()) if top and top.strip() else None
+
+
+def work_tree_files(root: Path) -> list[str] | None:
+    """Files git sees under `root` (tracked, plus untracked ones not ignored), relative to it.
+
+    None when git cannot answer (no git, not a repo), so callers can walk the tree instead.
+    """
+    try:
+        proc = subprocess.run(
+            ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+            cwd=root,
+            capture_output=True,
+            timeout=60,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if proc.returncode != 0:
+        return None
+    names = proc.stdout.decode("utf-8", errors="surrogateescape").split("\0")
+    return [name for name in names if name]
+
+
+def git_ignored(paths: list[Path], cwd: Path | None) -> set[Path]:
+    """Which of `paths` git ignores: one `git check-ignore --stdin` run from `cwd` (in the repo).
+
+    Paths go over relative to `cwd`, so symlinked temp dirs and long absolute
+    prefixes don't matter; paths outside the work tree are never ignored.
+    """
+    if cwd is None or not paths:
+        return set()
+    by_rel: dict[str, Path] = {}
+    for path in paths:
+        rel = os.path.relpath(path, cwd)
+        if not rel.startswith(".."):
+            by_rel[rel] = path
+    if not by_rel:
+        return set()
+    payload = "\0".join(by_rel) + "\0"
+    try:
+        proc = subprocess.run(
+            ["git", "check-ignore", "--stdin", "-z", "--no-index"],
+            cwd=cwd,
+            input=payload.encode("utf-8", errors="surrogateescape"),
+            capture_output=True,
+            timeout=120,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return set()
+    if proc.returncode not in (0, 1):
+        return set()
+    out = proc.stdout.decode("utf-8", errors="surrogateescape")
+    return {by_rel[rel] for rel in out.split("\0") if rel in by_rel}
+
+
 def short(sha: str | None) -> str:
     return sha[:10] if sha else "-"

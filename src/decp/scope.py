@@ -25,14 +25,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from decp.errors import UsageError
+from decp.gitinfo import git_ignored, git_toplevel, work_tree_files
 from decp.secrets import Exclusion, exclusion_for
 from decp.tokencount import (
     SKIP_DIRS,
     count_files,
     display_path,
     expand_targets,
-    git_ignored,
-    git_toplevel,
     has_glob,
     walk_files,
 )
@@ -187,26 +186,14 @@ class RepoIndex:
 
     @staticmethod
     def _list(root: Path, git_root: Path | None) -> list[Path]:
-        import subprocess
-
-        if git_root is not None:
-            try:
-                proc = subprocess.run(
-                    ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-                    cwd=root,
-                    capture_output=True,
-                    timeout=60,
-                )
-                if proc.returncode == 0:
-                    names = proc.stdout.decode("utf-8", errors="surrogateescape").split("\0")
-                    paths = [root / n for n in names if n]
-                    return sorted(
-                        p
-                        for p in paths
-                        if p.is_file() and not (set(p.relative_to(root).parts) & INDEX_SKIP_DIRS)
-                    )
-            except (OSError, subprocess.SubprocessError):
-                pass
+        names = work_tree_files(root) if git_root is not None else None
+        if names is not None:
+            paths = [root / n for n in names]
+            return sorted(
+                p
+                for p in paths
+                if p.is_file() and not (set(p.relative_to(root).parts) & INDEX_SKIP_DIRS)
+            )
         return [
             p
             for p in walk_files(root)

@@ -17,13 +17,13 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
-import subprocess
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from decp.cachedirs import cache_dir
 from decp.errors import UsageError
+from decp.gitinfo import git_ignored, git_toplevel
 from decp.tokens import TokenCounter
 
 CACHE_FILE = "counts.sqlite3"
@@ -262,53 +262,6 @@ class CountCache:
 
 def has_glob(text: str) -> bool:
     return any(ch in _GLOB_CHARS for ch in text)
-
-
-def git_toplevel(start: Path) -> Path | None:
-    """The git work tree holding `start`, or None (no git, or not a repo)."""
-    try:
-        proc = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"],
-            cwd=start if start.is_dir() else start.parent,
-            capture_output=True,
-            text=True,
-            timeout=20,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return Path(proc.stdout.strip()) if proc.returncode == 0 and proc.stdout.strip() else None
-
-
-def git_ignored(paths: list[Path], cwd: Path | None) -> set[Path]:
-    """Which of `paths` git ignores: one `git check-ignore --stdin` run from `cwd` (in the repo).
-
-    Paths go over relative to `cwd`, so symlinked temp dirs and long absolute
-    prefixes don't matter; paths outside the work tree are never ignored.
-    """
-    if cwd is None or not paths:
-        return set()
-    by_rel: dict[str, Path] = {}
-    for path in paths:
-        rel = os.path.relpath(path, cwd)
-        if not rel.startswith(".."):
-            by_rel[rel] = path
-    if not by_rel:
-        return set()
-    payload = "\0".join(by_rel) + "\0"
-    try:
-        proc = subprocess.run(
-            ["git", "check-ignore", "--stdin", "-z", "--no-index"],
-            cwd=cwd,
-            input=payload.encode("utf-8", errors="surrogateescape"),
-            capture_output=True,
-            timeout=120,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return set()
-    if proc.returncode not in (0, 1):
-        return set()
-    out = proc.stdout.decode("utf-8", errors="surrogateescape")
-    return {by_rel[rel] for rel in out.split("\0") if rel in by_rel}
 
 
 def walk_files(directory: Path) -> Iterator[Path]:

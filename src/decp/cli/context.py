@@ -290,8 +290,9 @@ def register(app: typer.Typer) -> None:
         from decp.config import defaults
         from decp.context import record_many
         from decp.errors import UsageError
+        from decp.gitinfo import git_toplevel
         from decp.scope import MAX_LEVEL, build_scope, ledger_decisions
-        from decp.tokencount import cache_dir_for, git_toplevel
+        from decp.tokencount import cache_dir_for
 
         if level == "auto":
             chosen: int | None = None
