@@ -73,7 +73,10 @@ class Narrative:
         }
 
 
-def resolve_range(config: Config, since: str | None) -> Range:
+def resolve_range(
+    config: Config, since: str | None, summaries: list[Summary] | None = None
+) -> Range:
+    """The change's range; `summaries` (all of them, oldest first) saves re-parsing them."""
     root = config.root
     in_repo = gitinfo.is_repo(root)
     if since:
@@ -100,7 +103,8 @@ def resolve_range(config: Config, since: str | None) -> Range:
         return Range(
             None, snapshot.head, "since this session's start", parse_time(snapshot.started)
         )
-    summaries = all_summaries(config)
+    if summaries is None:
+        summaries = all_summaries(config)
     if summaries and summaries[-1].start_head:
         last = summaries[-1]
         return Range(
@@ -124,8 +128,9 @@ def build_narrative(
     verified: list[str] | None = None,
     problem: str = "",
 ) -> Narrative:
-    rng = resolve_range(config, since)
-    sessions: list[Summary] = [s for s in all_summaries(config) if _after(s.ended, rng.since)]
+    summaries = all_summaries(config)
+    rng = resolve_range(config, since, summaries)
+    sessions: list[Summary] = [s for s in summaries if _after(s.ended, rng.since)]
     state = read_state(config)
     book = read_loops(config)
     decisions: dict[str, Decision] = {}

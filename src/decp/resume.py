@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from decp import gitinfo
 from decp.clock import now_iso, parse_time
 from decp.loops import read_loops
-from decp.session import latest_summary, read_snapshot
+from decp.session import Summary, latest_summary, read_snapshot
 from decp.state import STATE_KEYS, read_state
 
 if TYPE_CHECKING:
@@ -86,9 +86,11 @@ def _age(ended: datetime, now: datetime) -> str:
     return f"{seconds // 86400}d"
 
 
-def staleness(config: Config) -> Staleness:
-    """How old the last summary is and whether tracked files changed since (git)."""
-    summary = latest_summary(config)
+def staleness(config: Config, summary: Summary | None) -> Staleness:
+    """How old the last summary is and whether tracked files changed since (git).
+
+    `summary` is the latest one (`latest_summary`), passed in so the pack parses it once.
+    """
     now = parse_time(now_iso()) or datetime.now(UTC)
     root = config.root
     in_repo = gitinfo.is_repo(root)
@@ -148,7 +150,7 @@ def build_pack(config: Config) -> ResumePack:
     state = read_state(config)
     book = read_loops(config)
     summary = latest_summary(config)
-    stale = staleness(config)
+    stale = staleness(config, summary)
     running = read_snapshot(config)
 
     head = [f"# Resume pack: {config.name}"]
