@@ -524,9 +524,14 @@ def status_for(ledger: Ledger, config: Config, encoding: str) -> BudgetStatus:
     )
 
 
-def budget_status(config: Config) -> BudgetStatus:
-    """Budget status of this repo's ledger, naming the encoding counts are made in."""
+def budget_status(config: Config, ledger: Ledger | None = None) -> BudgetStatus:
+    """Budget status of this repo's ledger, naming the encoding counts are made in.
+
+    Pass `ledger` when the caller has already read it, so CONTEXT.md is parsed once.
+    """
     from decp.tokencount import LazyCounter
 
+    if ledger is None:
+        ledger = read_ledger(config)
     # Naming the encoding must not cost the 0.5 s tokenizer load: resume stays fast.
-    return status_for(read_ledger(config), config, LazyCounter(config.budget.encoding).label)
+    return status_for(ledger, config, LazyCounter(config.budget.encoding).label)

@@ -220,7 +220,7 @@ def _ledger_lines(config: Config) -> tuple[list[str], list[str], str]:
     return (
         [fmt(e) for e in ledger.loaded],
         [fmt(e) for e in ledger.excluded],
-        budget_status(config).line(),
+        budget_status(config, ledger).line(),
     )
 
 
