@@ -15,6 +15,10 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+# LOOPS.md's canonical text form is how synced texts compare (newlines unified,
+# outer blank space gone); re-exported for the backend modules.
+from decp.loops import normalize_text
+
 LOOP_ID_RE = re.compile(r"\bLOOP-\d{3,}\b")
 TITLE_PREFIX_RE = re.compile(r"^\s*\[(LOOP-\d{3,})\]\s*")
 DECP_TAG = "decp"
@@ -53,11 +57,6 @@ class Fields:
     body: str | None
     tags: tuple[str, ...]
     state: str
-
-
-def normalize_text(text: str) -> str:
-    """Compare texts the way a user sees them: newlines unified, outer blank space gone."""
-    return text.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
 def local_fields(loop: Any) -> Fields:
