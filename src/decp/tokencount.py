@@ -170,12 +170,9 @@ def _predict_name(preferred: str) -> str:
 # --- the cache ------------------------------------------------------------------
 
 
-def user_cache_dir() -> Path:
-    """Where counts go outside a stamped repo (or $DECP_CACHE_DIR/tokens when set)."""
-    return cache_dir("tokens")
-
-
 def cache_dir_for(project_dir: Path | None) -> Path:
+    """Where counts go: $DECP_CACHE_DIR/tokens when set, else the stamped repo's
+    .project/.cache/tokens, else the user's cache dir (`project_dir` None)."""
     return cache_dir("tokens", project_dir)
 
 
