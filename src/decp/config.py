@@ -116,7 +116,7 @@ def find_root(start: Path | None = None) -> Path:
             return candidate
     raise NotStampedError(
         f"no {PROJECT_DIR}/{CONFIG_NAME} in {here} or any parent: this repo has no decp protocol yet.",
-        fix="stamp it with `copier copy <decp template repo> .` from the repo root, "
+        fix="stamp it from the repo root with `copier copy https://github.com/decp-dev/decp .`, "
         "then run `decp doctor` (or set DECP_ROOT).",
     )
 
