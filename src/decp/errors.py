@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-EXIT_OK = 0
 EXIT_PROBLEM = 1  # bad data, failed check, something to fix in a file
 EXIT_USAGE = 2  # wrong flag, unknown id, forbidden transition
 

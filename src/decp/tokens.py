@@ -141,8 +141,3 @@ def get_counter(preferred: str = "o200k_base") -> TokenCounter:
         except Exception:
             continue
     return TokenCounter(ESTIMATE_ENCODING, True, None)
-
-
-def count_tokens(text: str, preferred: str = "o200k_base") -> int:
-    """Shortcut for callers that only need the number."""
-    return get_counter(preferred).count(text)
