@@ -44,6 +44,7 @@ def test_missing_keys_fall_back_to_defaults(tmp_path: Path) -> None:
         ('type = "dbt"', 'type = "dagster"', "project.type 'dagster'"),
         ('backend = "todotxt"', 'backend = "jira"', "gtd.backend 'jira'"),
         ("[budget]", "[budget\n", "invalid TOML"),
+        ('agents = ["claude"]', 'agents = ["claud"]', "unknown agent(s) 'claud'"),
     ],
 )
 def test_bad_values_name_the_key_and_the_fix(

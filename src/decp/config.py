@@ -206,6 +206,13 @@ def parse_config(text: str, path: Path, root: Path) -> Config:
         raise DataError(
             "project.agents must be a list of strings.", path=path, fix='e.g. agents = ["claude"].'
         )
+    unknown = [a for a in agents if a not in AGENT_CHOICES]
+    if unknown:
+        raise DataError(
+            f"project.agents has unknown agent(s) {', '.join(map(repr, unknown))}.",
+            path=path,
+            fix=f"use only: {', '.join(AGENT_CHOICES)}.",
+        )
     gtd_backend = gtd.get("backend", "none")
     if gtd_backend not in GTD_BACKENDS:
         raise DataError(
