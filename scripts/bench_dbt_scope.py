@@ -341,8 +341,8 @@ def main(argv: list[str] | None = None) -> int:
         print("no --dbt-mp (or $DBT_MP): measuring decp only", file=sys.stderr)
 
     sys.path.insert(0, str(REPO / "src"))
-    from decp.config import defaults
-    from decp.tokens import get_counter
+    from decp.core.config import defaults
+    from decp.core.tokens import get_counter
 
     counter = get_counter(defaults()["encoding"])
     workdir = Path(tempfile.mkdtemp(prefix="decp-bench-"))

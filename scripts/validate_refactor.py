@@ -621,7 +621,7 @@ def committed_figures(page: Path = DOCS_PAGE) -> dict[str, int]:
 
 
 def validate(manifest: Path, select: str, budget: int, dbt_mp: str | None, work: Path) -> Report:
-    from decp.tokens import get_counter
+    from decp.core.tokens import get_counter
 
     counter = get_counter("o200k_base")  # decp's default encoding; offline it resolves to cl100k
     text = read_manifest(manifest)

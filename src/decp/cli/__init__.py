@@ -11,7 +11,7 @@ import sys
 import typer
 
 from decp.cli._common import err
-from decp.errors import DecpError
+from decp.core.errors import DecpError
 
 app = typer.Typer(
     name="decp",

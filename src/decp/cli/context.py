@@ -1,7 +1,7 @@
 """`decp tokens` and `decp context load|exclude|unload|budget|scope`.
 
-Thin layer: resolve the repo and the encoding, call decp.tokencount /
-decp.context / decp.scope, print. Data to stdout, diagnostics to stderr.
+Thin layer: resolve the repo and the encoding, call decp.context.tokencount /
+decp.context.ledger / decp.context.scope, print. Data to stdout, diagnostics to stderr.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import typer
 from decp.cli._common import emit_json, err, print_plain
 
 if TYPE_CHECKING:
-    from decp.config import Config
-    from decp.context import LedgerEntry
-    from decp.tokencount import CountReport
+    from decp.context.ledger import LedgerEntry
+    from decp.context.tokencount import CountReport
+    from decp.core.config import Config
 
 context_app = typer.Typer(
     help="The context ledger (.project/CONTEXT.md): what is loaded, what is excluded and why, "
@@ -28,8 +28,8 @@ context_app = typer.Typer(
 
 def _config_or_none() -> Config | None:
     """The stamped project's config, or None outside one (a broken config still fails loudly)."""
-    from decp.config import load_config
-    from decp.errors import NotStampedError
+    from decp.core.config import load_config
+    from decp.core.errors import NotStampedError
 
     try:
         return load_config()
@@ -38,8 +38,8 @@ def _config_or_none() -> Config | None:
 
 
 def _encoding(option: str | None, config: Config | None) -> str:
-    from decp.config import defaults
-    from decp.errors import UsageError
+    from decp.core.config import defaults
+    from decp.core.errors import UsageError
 
     name = option or (config.budget.encoding if config else defaults()["encoding"])
     if option is not None:
@@ -59,7 +59,7 @@ def _warn(lines: list[str]) -> None:
 
 
 def _root_relative(path: Path, config: Config) -> str:
-    from decp.tokencount import display_path
+    from decp.context.tokencount import display_path
 
     return display_path(path, config.root)
 
@@ -116,14 +116,14 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Count tokens per file with a total; cached by content hash; names the encoding."""
-        from decp.errors import UsageError
-        from decp.tokencount import (
+        from decp.context.tokencount import (
             build_tree,
             cache_dir_for,
             count_targets,
             render_tree,
             tree_to_dict,
         )
+        from decp.core.errors import UsageError
 
         if sort not in ("path", "tokens"):
             raise UsageError(f"--sort {sort!r} is not path or tokens.", fix="use --sort tokens.")
@@ -172,9 +172,9 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Record TARGET as loaded, with its measured tokens."""
-        from decp.clock import now_iso
-        from decp.config import load_config
-        from decp.context import LedgerEntry, budget_status, record_many
+        from decp.context.ledger import LedgerEntry, budget_status, record_many
+        from decp.core.clock import now_iso
+        from decp.core.config import load_config
 
         config = load_config()
         when = now_iso()
@@ -198,11 +198,11 @@ def register(app: typer.Typer) -> None:
         why: str = typer.Option(..., "--why", help="Why it stays out (required)."),
     ) -> None:
         """Record TARGET as deliberately left out, with the reason."""
-        from decp.clock import now_iso
-        from decp.config import load_config
-        from decp.context import LedgerEntry, record
-        from decp.errors import UsageError
-        from decp.tokencount import has_glob
+        from decp.context.ledger import LedgerEntry, record
+        from decp.context.tokencount import has_glob
+        from decp.core.clock import now_iso
+        from decp.core.config import load_config
+        from decp.core.errors import UsageError
 
         if not why.strip():
             raise UsageError("--why is empty.", fix='say why it stays out: --why "…".')
@@ -216,9 +216,9 @@ def register(app: typer.Typer) -> None:
     @context_app.command("unload")
     def unload(target: str = typer.Argument(..., help="The ledger target to remove.")) -> None:
         """Remove TARGET's row from the ledger (loaded or excluded)."""
-        from decp.config import load_config
-        from decp.context import budget_status, remove
-        from decp.errors import UsageError
+        from decp.context.ledger import budget_status, remove
+        from decp.core.config import load_config
+        from decp.core.errors import UsageError
 
         config = load_config()
         candidates = [target]
@@ -239,9 +239,9 @@ def register(app: typer.Typer) -> None:
         json_out: bool = typer.Option(False, "--json", help="Machine-readable output."),
     ) -> None:
         """What is loaded (tokens each), what is excluded (why), and the totals against budgets."""
-        from decp.config import load_config
-        from decp.context import read_ledger, status_for
-        from decp.tokencount import LazyCounter
+        from decp.context.ledger import read_ledger, status_for
+        from decp.context.tokencount import LazyCounter
+        from decp.core.config import load_config
 
         config = load_config()
         ledger = read_ledger(config)
@@ -286,13 +286,13 @@ def register(app: typer.Typer) -> None:
         encoding: str | None = typer.Option(None, "--encoding", help="tiktoken encoding."),
     ) -> None:
         """Build a budget-fitting pack of files: the richest level that fits, every level costed."""
-        from decp.clock import now_iso
-        from decp.config import defaults
-        from decp.context import record_many
-        from decp.errors import UsageError
-        from decp.gitinfo import git_toplevel
-        from decp.scope import MAX_LEVEL, build_scope, ledger_decisions
-        from decp.tokencount import cache_dir_for
+        from decp.context.ledger import record_many
+        from decp.context.scope import MAX_LEVEL, build_scope, ledger_decisions
+        from decp.context.tokencount import cache_dir_for
+        from decp.core.clock import now_iso
+        from decp.core.config import defaults
+        from decp.core.errors import UsageError
+        from decp.core.gitinfo import git_toplevel
 
         if level == "auto":
             chosen: int | None = None
@@ -344,10 +344,10 @@ def _measure(
     config: Config, target: str, why: str, when: str
 ) -> tuple[LedgerEntry, list[tuple[LedgerEntry, bool]], str]:
     """Count what TARGET names (secrets and binaries left out, each as its own exclusion)."""
-    from decp.context import LedgerEntry
-    from decp.errors import UsageError
-    from decp.secrets import exclusion_for
-    from decp.tokencount import cache_dir_for, count_files, expand_targets, has_glob
+    from decp.context.ledger import LedgerEntry
+    from decp.context.tokencount import cache_dir_for, count_files, expand_targets, has_glob
+    from decp.core.errors import UsageError
+    from decp.core.secrets import exclusion_for
 
     cwd = Path.cwd()
     path = cwd / target

@@ -46,9 +46,9 @@ def scope_command(
     ),
 ) -> None:
     """Select nodes with dbt syntax and print a lineage pack that fits the budget."""
-    from decp.config import load_config
+    from decp.core.config import load_config
+    from decp.core.errors import NotStampedError
     from decp.dbt import record_pack, scope
-    from decp.errors import NotStampedError
 
     try:
         config = load_config()
@@ -74,7 +74,7 @@ def scope_command(
     )
     pack = result.pack
     if out:
-        from decp.fsio import atomic_write
+        from decp.core.fsio import atomic_write
 
         atomic_write(Path(out), result.text)
     else:

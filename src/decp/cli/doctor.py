@@ -13,6 +13,6 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Check layout, config, answers file and agent wiring (exit 1 when something needs fixing)."""
-        from decp.doctor import run_doctor
+        from decp.agents.doctor import run_doctor
 
         raise typer.Exit(run_doctor(fix=fix))

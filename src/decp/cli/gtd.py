@@ -45,8 +45,8 @@ def export_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Send open loops out as tasks; re-exporting updates them, never duplicates."""
-    from decp.config import load_config
-    from decp.errors import UsageError
+    from decp.core.config import load_config
+    from decp.core.errors import UsageError
     from decp.gtd.sync import SyncOptions, export_loops, parse_statuses, resolve_backend
 
     config = load_config()
@@ -71,8 +71,8 @@ def import_cmd(
     as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
 ) -> None:
     """Bring clarified loops back: edits, tags, completions and newly captured tasks."""
-    from decp.config import load_config
-    from decp.errors import UsageError
+    from decp.core.config import load_config
+    from decp.core.errors import UsageError
     from decp.gtd.sync import SyncOptions, import_loops, resolve_backend
 
     config = load_config()
@@ -105,8 +105,8 @@ def auth_cmd(
     import sys
 
     from decp.cli._common import err
-    from decp.config import load_config
-    from decp.errors import NotStampedError, UsageError
+    from decp.core.config import load_config
+    from decp.core.errors import NotStampedError, UsageError
     from decp.gtd.auth import oauth_base, run_auth_flow, store_token
     from decp.gtd.ticktick import Secret
 

@@ -1,6 +1,6 @@
 """`decp loop|decision|state|session`, `decp resume` and `decp pr`: the session-handoff commands.
 
-Thin layer: parse flags, call decp.loops / state / session / resume / pr, print.
+Thin layer: parse flags, call decp.handoff.loops / state / session / resume / pr, print.
 Ids go to stdout alone (so `id=$(decp loop propose …)` works); chatter goes to stderr.
 """
 
@@ -20,14 +20,14 @@ def _note(text: str) -> None:
 
 
 def _config():
-    from decp.config import load_config
+    from decp.core.config import load_config
 
     return load_config()
 
 
 def _statuses(values: list[str]) -> tuple[str, ...] | None:
-    from decp.errors import UsageError
-    from decp.loops import ACTIVE_STATUSES, STATUSES
+    from decp.core.errors import UsageError
+    from decp.handoff.loops import ACTIVE_STATUSES, STATUSES
 
     wanted: list[str] = []
     for value in values or ["active"]:
@@ -66,7 +66,7 @@ def _create(
     print_only: bool,
     as_json: bool,
 ) -> None:
-    from decp.loops import edit_loops, read_loops, render_block
+    from decp.handoff.loops import edit_loops, read_loops, render_block
 
     config = _config()
     if print_only:
@@ -130,7 +130,7 @@ def loop_add(
 
 
 def _move(ids: list[str], status: str, outcome: str | None, as_json: bool) -> None:
-    from decp.loops import edit_loops, transition
+    from decp.handoff.loops import edit_loops, transition
 
     config = _config()
     with edit_loops(config) as book:
@@ -181,7 +181,7 @@ def loop_close(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """open/clarifying → closed, with its outcome."""
-    from decp.errors import UsageError
+    from decp.core.errors import UsageError
 
     if not outcome.strip():
         raise UsageError("--outcome is empty.", fix='say what was found, e.g. --outcome "safe: …"')
@@ -209,7 +209,7 @@ def loop_list(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """List loops, one `LOOP-NNN (status) title` line each."""
-    from decp.loops import read_loops
+    from decp.handoff.loops import read_loops
 
     loops = read_loops(_config()).select(_statuses(status), tag or None)
     if as_json:
@@ -226,7 +226,7 @@ def loop_show(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Show one loop as the exact block LOOPS.md holds (pasteable)."""
-    from decp.loops import read_loops, render_block
+    from decp.handoff.loops import read_loops, render_block
 
     loop = read_loops(_config()).get(loop_id)
     if as_json:
@@ -238,8 +238,8 @@ def loop_show(
 @loop_app.command("review")
 def loop_review() -> None:
     """User, in a terminal: approve, edit, reject or skip each proposed loop."""
-    from decp.errors import UsageError
-    from decp.loops import review_loops
+    from decp.core.errors import UsageError
+    from decp.handoff.loops import review_loops
 
     if not (sys.stdin.isatty() and sys.stdout.isatty()):
         raise UsageError(
@@ -272,7 +272,7 @@ decision_app = typer.Typer(
 
 
 def _state_size(config, text: str) -> dict[str, object]:
-    from decp.tokens import get_counter
+    from decp.core.tokens import get_counter
 
     counter = get_counter(config.budget.encoding)
     return {
@@ -285,7 +285,7 @@ def _state_size(config, text: str) -> dict[str, object]:
 @state_app.command("show")
 def state_show(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """Show STATE.md's fields and decisions, and its size against the cap."""
-    from decp.state import STATE_KEYS, read_state
+    from decp.handoff.state import STATE_KEYS, read_state
 
     config = _config()
     doc = read_state(config)
@@ -310,7 +310,7 @@ def state_set(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Set one STATE.md field (fails, writing nothing, past the token cap)."""
-    from decp.state import canonical_key, set_field
+    from decp.handoff.state import canonical_key, set_field
 
     config = _config()
     doc = set_field(config, key, value)
@@ -331,8 +331,8 @@ def decision_add(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Record DECISION-NNN with its why; with --loop, also close that loop (both or neither)."""
-    from decp.loops import read_loops
-    from decp.state import add_decision
+    from decp.handoff.loops import read_loops
+    from decp.handoff.state import add_decision
 
     config = _config()
     decision = add_decision(config, what, why, loop or None)
@@ -348,7 +348,7 @@ def decision_add(
 @decision_app.command("list")
 def decision_list(as_json: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
     """Decisions still in STATE.md (older ones live in .project/sessions/)."""
-    from decp.state import read_state
+    from decp.handoff.state import read_state
 
     decisions = read_state(_config()).decisions
     if as_json:
@@ -373,7 +373,7 @@ def session_start(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Record the start (time, git HEAD, loops, state) so the end can say what moved."""
-    from decp.session import start_session
+    from decp.handoff.session import start_session
 
     snapshot = start_session(_config(), force=force)
     if as_json:
@@ -406,7 +406,7 @@ def session_end(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Write .project/sessions/<date>-<n>.md and move STATE's decisions into it."""
-    from decp.session import end_session
+    from decp.handoff.session import end_session
 
     summary = end_session(_config(), done=done, next_steps=next_step, verified=verified)
     if as_json:
@@ -428,7 +428,7 @@ def resume(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """Print the resume pack a fresh agent reads first (states its tokens and staleness)."""
-    from decp.resume import CLIPBOARD_TOOLS, build_pack, copy_to_clipboard
+    from decp.handoff.resume import CLIPBOARD_TOOLS, build_pack, copy_to_clipboard
 
     pack = build_pack(_config())
     if copy:
@@ -462,8 +462,8 @@ def pr(
     """Write the PR narrative: problem, decisions with why, diff stat, loops, verification."""
     from pathlib import Path
 
-    from decp.fsio import atomic_write
-    from decp.pr import build_narrative
+    from decp.core.fsio import atomic_write
+    from decp.handoff.pr import build_narrative
 
     narrative = build_narrative(_config(), since=since or None, verified=verified, problem=problem)
     if out_file:

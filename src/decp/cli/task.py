@@ -32,8 +32,14 @@ def new(
 ) -> None:
     """Print the KIND template with TITLE and today's date filled in (user edits to it win)."""
     from decp.cli._common import emit_json, err, print_plain
-    from decp.config import load_config
-    from decp.tasks import TITLE_PLACEHOLDER, check_out_path, new_task, record_task, write_task
+    from decp.core.config import load_config
+    from decp.handoff.tasks import (
+        TITLE_PLACEHOLDER,
+        check_out_path,
+        new_task,
+        record_task,
+        write_task,
+    )
 
     config = load_config()
     plan = new_task(config, kind, title)
@@ -50,7 +56,7 @@ def new(
     if out_path is not None:
         write_task(out_path, plan.text, force=force)
     if json_out:
-        from decp.tokens import get_counter
+        from decp.core.tokens import get_counter
 
         counter = get_counter(config.budget.encoding)
         emit_json(
@@ -80,8 +86,8 @@ def list_kinds(
 ) -> None:
     """List the template kinds in .project/templates/ with their one-line summary."""
     from decp.cli._common import emit_json, err, print_plain
-    from decp.config import load_config
-    from decp.tasks import list_templates
+    from decp.core.config import load_config
+    from decp.handoff.tasks import list_templates
 
     config = load_config()
     templates = list_templates(config)

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from decp.errors import DecpError, UsageError
+from decp.core.errors import DecpError, UsageError
 
 if TYPE_CHECKING:
-    from decp.config import Config
+    from decp.core.config import Config
+    from decp.dbt.content import Pack
     from decp.dbt.graph import Graph
-    from decp.dbt.pack import Pack
 
 LEVEL_CHOICES = ("0", "1", "2", "auto")
 FORMATS = ("md", "json")
@@ -91,8 +91,8 @@ def scope(
     selection = run_select(graph, select, exclude)
     if not selection.lineage(graph):
         _empty(graph, selection, select, manifest)
-    from decp.config import defaults
-    from decp.tokens import get_counter
+    from decp.core.config import defaults
+    from decp.core.tokens import get_counter
 
     counter = get_counter(
         encoding or (config.budget.encoding if config else defaults()["encoding"])
@@ -129,7 +129,7 @@ def _empty(graph: Graph, selection: object, select: str, manifest: Path) -> None
 
 def record_pack(config: Config, result: ScopeResult) -> None:
     """Write the pack (loaded) and its collapsed groups (excluded, with why) to CONTEXT.md."""
-    from decp.context import LedgerEntry, now_iso, record_many
+    from decp.context.ledger import LedgerEntry, now_iso, record_many
 
     pack = result.pack
     when = now_iso()

@@ -7,18 +7,16 @@ first, then distance-1 neighbours, then by distance and by fan-in plus fan-out.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from decp.dbt.graph import TEST, Graph
 from decp.dbt.manifest import Node
 from decp.dbt.select import Selection
 
-if TYPE_CHECKING:
-    from decp.dbt.groups import FolderIndex
-
 UNREACHED = 1_000_000
+Key = tuple[str, ...]  # a folder (fqn prefix) or source group key
 
 
 @dataclass
@@ -46,8 +44,6 @@ class Analysis:
     def folder_index(self) -> FolderIndex:
         """Folders of the selection with members by priority (built once, used per plan)."""
         if self._folder_index is None:
-            from decp.dbt.groups import FolderIndex
-
             self._folder_index = FolderIndex(self)
         return self._folder_index
 
@@ -61,10 +57,22 @@ class Analysis:
         return self.children[uid]
 
 
-def key_chain(node: Node) -> tuple[tuple[str, ...], ...]:
-    from decp.dbt.groups import key_chain as chain
+def _depth_limit(node: Node) -> int:
+    if node.kind == "source":
+        return 2
+    return max(1, len(node.fqn) - 1)
 
-    return chain(node)
+
+def _key(node: Node, depth: int) -> Key:
+    if node.kind == "source":
+        return ("source", node.package, node.source_name)[: depth + 1]
+    folders = node.fqn[:-1] or node.fqn
+    return ("fqn", *folders[:depth])
+
+
+def key_chain(node: Node) -> tuple[Key, ...]:
+    """The node's group key at depth 1, 2, ... down to its own folder."""
+    return tuple(_key(node, d) for d in range(1, _depth_limit(node) + 1))
 
 
 def display_name(node: Node) -> str:
@@ -178,3 +186,42 @@ def _topological(
     for uid in sorted(set(lineage) - out.keys(), key=names.__getitem__):
         out[uid] = len(out)
     return out
+
+
+class FolderIndex:
+    """Every folder key of a selection with its members in priority order."""
+
+    def __init__(self, analysis: Analysis) -> None:
+        self.rank = {uid: i for i, uid in enumerate(analysis.order)}
+        self.members: dict[Key, list[str]] = {}  # all members below the key, by rank
+        self.direct: dict[Key, list[str]] = {}  # members whose own folder is the key
+        self.children: dict[Key, list[Key]] = {}
+        self.depth: dict[Key, int] = {}
+        for uid in analysis.order:
+            chain = analysis.key_chains[uid]
+            for depth, key in enumerate(chain, 1):
+                if key not in self.members:
+                    self.members[key] = []
+                    self.direct[key] = []
+                    self.children[key] = []
+                    self.depth[key] = depth
+                    if depth > 1:
+                        self.children[chain[depth - 2]].append(key)
+                self.members[key].append(uid)
+            self.direct[chain[-1]].append(uid)
+        self._ranks = {k: [self.rank[u] for u in v] for k, v in self.members.items()}
+        self._direct_ranks = {k: [self.rank[u] for u in v] for k, v in self.direct.items()}
+        self.roots = [k for k, d in self.depth.items() if d == 1]
+
+    def size(self, key: Key, k: int) -> int:
+        ranks = self._ranks[key]
+        return len(ranks) - bisect_left(ranks, k)
+
+    def alive(self, key: Key, k: int) -> list[str]:
+        return self.members[key][bisect_left(self._ranks[key], k) :]
+
+    def alive_direct(self, key: Key, k: int) -> list[str]:
+        return self.direct[key][bisect_left(self._direct_ranks[key], k) :]
+
+    def live_children(self, key: Key, k: int) -> list[Key]:
+        return [c for c in self.children[key] if self.size(c, k)]

@@ -22,13 +22,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from decp.cachedirs import CACHE_ENV  # noqa: F401 - re-exported for tests
-from decp.cachedirs import cache_dir as shared_cache_dir
+from decp.core.cachedirs import CACHE_ENV  # noqa: F401 - re-exported for tests
+from decp.core.cachedirs import cache_dir as shared_cache_dir
 from decp.dbt.graph import Graph
 from decp.dbt.manifest import NO_DETAILS, Details, Node, parse_manifest, read_manifest_text
 
 if TYPE_CHECKING:
-    from decp.config import Config
+    from decp.core.config import Config
 
 FORMAT = 3
 KEEP_ENTRIES = 8

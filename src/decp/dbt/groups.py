@@ -21,16 +21,13 @@ one slice.
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
 
-from decp.dbt.analysis import Analysis
+from decp.dbt.analysis import Analysis, FolderIndex, Key
 from decp.dbt.graph import Graph
-from decp.dbt.manifest import Node
 from decp.dbt.select import node_selector
 
-Key = tuple[str, ...]
 MAX_DIRECT = 4  # files directly in a folder that may form a by-name group
 
 
@@ -63,24 +60,6 @@ class Group:
         return f"{text} minus {' '.join(self.excludes)}" if self.excludes else text
 
 
-def _depth_limit(node: Node) -> int:
-    if node.kind == "source":
-        return 2
-    return max(1, len(node.fqn) - 1)
-
-
-def _key(node: Node, depth: int) -> Key:
-    if node.kind == "source":
-        return ("source", node.package, node.source_name)[: depth + 1]
-    folders = node.fqn[:-1] or node.fqn
-    return ("fqn", *folders[:depth])
-
-
-def key_chain(node: Node) -> tuple[Key, ...]:
-    """The node's group key at depth 1, 2, ... down to its own folder."""
-    return tuple(_key(node, d) for d in range(1, _depth_limit(node) + 1))
-
-
 def _prefix_term(key: Key) -> str:
     kind, *rest = key
     if kind == "source":
@@ -94,45 +73,6 @@ def _terms(key: Key, members: list[str], graph: Graph) -> list[str]:
         if all(names):
             return [n for n in names if n]
     return [_prefix_term(key if key[0] in ("fqn", "source") else ("fqn", *key[1:]))]
-
-
-class FolderIndex:
-    """Every folder key of a selection with its members in priority order."""
-
-    def __init__(self, analysis: Analysis) -> None:
-        self.rank = {uid: i for i, uid in enumerate(analysis.order)}
-        self.members: dict[Key, list[str]] = {}  # all members below the key, by rank
-        self.direct: dict[Key, list[str]] = {}  # members whose own folder is the key
-        self.children: dict[Key, list[Key]] = {}
-        self.depth: dict[Key, int] = {}
-        for uid in analysis.order:
-            chain = analysis.key_chains[uid]
-            for depth, key in enumerate(chain, 1):
-                if key not in self.members:
-                    self.members[key] = []
-                    self.direct[key] = []
-                    self.children[key] = []
-                    self.depth[key] = depth
-                    if depth > 1:
-                        self.children[chain[depth - 2]].append(key)
-                self.members[key].append(uid)
-            self.direct[chain[-1]].append(uid)
-        self._ranks = {k: [self.rank[u] for u in v] for k, v in self.members.items()}
-        self._direct_ranks = {k: [self.rank[u] for u in v] for k, v in self.direct.items()}
-        self.roots = [k for k, d in self.depth.items() if d == 1]
-
-    def size(self, key: Key, k: int) -> int:
-        ranks = self._ranks[key]
-        return len(ranks) - bisect_left(ranks, k)
-
-    def alive(self, key: Key, k: int) -> list[str]:
-        return self.members[key][bisect_left(self._ranks[key], k) :]
-
-    def alive_direct(self, key: Key, k: int) -> list[str]:
-        return self.direct[key][bisect_left(self._direct_ranks[key], k) :]
-
-    def live_children(self, key: Key, k: int) -> list[Key]:
-        return [c for c in self.children[key] if self.size(c, k)]
 
 
 @dataclass

@@ -25,7 +25,7 @@ from json.decoder import scanstring
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from decp.errors import DataError
+from decp.core.errors import DataError
 
 GZIP_MAGIC = b"\x1f\x8b"
 WANTED_KEYS = frozenset({"metadata", "nodes", "sources", "exposures"})

@@ -16,25 +16,24 @@ from __future__ import annotations
 
 import math
 from bisect import bisect_right
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from decp.core.errors import UsageError
 from decp.dbt.analysis import Analysis
 from decp.dbt.commands import Commands, intersect
+from decp.dbt.content import Pack
 from decp.dbt.groups import Group, link_groups, make_groups
 from decp.dbt.select import node_selector
-from decp.errors import UsageError
 
 if TYPE_CHECKING:
-    from decp.tokens import TokenCounter
+    from decp.core.tokens import TokenCounter
 
 LEVELS = (0, 1, 2)
 DETAIL_SHARE = 0.5  # neighbours' details may use at most this share of the budget
 TOKENS_PER_GROUP = 200  # budget per group when choosing how finely to group
 MAX_GROUPS = 16
-HEADING_DEPTH = 2  # map headings: package + first folder; deeper folders prefix the name
 TOKENS_PER_LINE = 25  # a typical named line, to size a correction step
 GROW_STEPS = 6
 STEER_STEPS = 8  # secant steps before plain bisection
@@ -51,97 +50,6 @@ class Plan:
     details: int  # how many core nodes (a prefix of the core) get level details
     cap: int  # target group count
     mermaid: bool = False
-
-
-@dataclass
-class Pack:
-    analysis: Analysis
-    select: str
-    exclude: str | None
-    manifest: str
-    budget: int
-    level: int
-    fmt: str
-    encoding: str
-    commands: Commands
-    named: list[str]
-    details: list[str]
-    groups: list[Group]
-    level_costs: dict[int, int]
-    omitted: list[str] = field(default_factory=list)
-    omitted_command: str = ""
-    mermaid: bool = False
-    tokens: int = 0
-    text: str = ""
-
-    def __post_init__(self) -> None:
-        self.focal_set = set(self.analysis.focal)
-        self.details_set = set(self.details)
-        self.named_set = set(self.named)
-        self.owner = {uid: g.gid for g in self.groups for uid in g.members}
-        self.tests = {
-            uid: [t.uid for t in tests]
-            for uid, tests in self.analysis.graph.tests_on(self.details).items()
-        }
-
-    @property
-    def collapsed_count(self) -> int:
-        return sum(len(g.members) for g in self.groups)
-
-    def ref(self, key: str) -> str:
-        """A group id stays as is; a node uid becomes its display name."""
-        return self.analysis.names.get(key, key)
-
-    def parents_split(self, uid: str) -> tuple[list[str], Counter[str]]:
-        """Named parents and per-group parent counts, in a stable order (output is diffable)."""
-        named, grouped = [], Counter()
-        for parent in self.analysis.parents_in(uid):
-            if parent in self.named_set:
-                named.append(parent)
-            else:
-                grouped[self.owner[parent]] += 1
-        named.sort(key=lambda p: (self.analysis.names[p], p))
-        return named, Counter(dict(sorted(grouped.items())))
-
-    def folder(self, uid: str) -> str:
-        node = self.analysis.node(uid)
-        if node.kind == "source":
-            return f"sources of {node.package}"
-        return "/".join(node.fqn[:-1]) or node.package
-
-    def has_edges(self) -> bool:
-        """Anything for a diagram to draw: an edge into a named node, or between groups."""
-        return any(self.analysis.parents_in(u) for u in self.named) or any(
-            g.edges_out for g in self.groups
-        )
-
-    def section(self, uid: str) -> str:
-        """The map heading a node sits under: the first HEADING_DEPTH parts of its folder."""
-        node = self.analysis.node(uid)
-        if node.kind == "source":
-            return f"sources of {node.package}"
-        return "/".join(node.fqn[:-1][:HEADING_DEPTH]) or node.package
-
-    def subpath(self, uid: str) -> str:
-        """The rest of the folder, written before the name (`finance/` in `finance/fct_x`)."""
-        node = self.analysis.node(uid)
-        if node.kind == "source":
-            return ""
-        rest = node.fqn[:-1][HEADING_DEPTH:]
-        return "/".join(rest) + "/" if rest else ""
-
-    def named_by_folder(self) -> list[tuple[str, list[str]]]:
-        topo = self.analysis.topo
-        sections: dict[str, list[str]] = {}
-        for uid in sorted(self.named, key=topo.__getitem__):
-            sections.setdefault(self.section(uid), []).append(uid)
-        return list(sections.items())
-
-    def accounting_ok(self) -> bool:
-        counted = self.named_set | {u for g in self.groups for u in g.members}
-        return counted == set(self.analysis.lineage) and len(
-            self.named
-        ) + self.collapsed_count == len(self.analysis.lineage)
 
 
 @dataclass

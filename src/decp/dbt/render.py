@@ -13,7 +13,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from decp.dbt.pack import Pack
+    from decp.dbt.content import Pack
 
 SCHEMA = "decp-dbt-pack/1"
 _MERMAID_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")

@@ -26,9 +26,9 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import PurePosixPath
 
+from decp.core.errors import UsageError
 from decp.dbt.graph import TEST, Graph
 from decp.dbt.manifest import Node
-from decp.errors import UsageError
 
 _SPEC = re.compile(
     r"\A(?P<childrens_parents>@)?"

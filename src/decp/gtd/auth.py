@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from decp.errors import DecpError, UsageError
+from decp.core.errors import DecpError, UsageError
 from decp.gtd.ticktick import Secret
 
 TOKEN_ENV = "TICKTICK_TOKEN"

@@ -12,11 +12,22 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from decp.clock import now_iso
-from decp.errors import DataError
-from decp.fsio import atomic_write, locked, read_text
+from decp.core.clock import now_iso
+from decp.core.errors import DataError
+from decp.core.fsio import atomic_write, locked, read_text
 from decp.gtd import ticktick_csv as tcsv
 from decp.gtd import todotxt
+from decp.gtd.merge import (
+    Recorder,
+    RemoteItem,
+    SyncOptions,
+    base_of,
+    export_candidates,
+    import_items,
+    loop_book,
+    ref_of,
+    synced_fields,
+)
 from decp.gtd.model import (
     DECP_TAG,
     DONE,
@@ -30,22 +41,11 @@ from decp.gtd.model import (
     task_title,
 )
 from decp.gtd.report import REMOTE, LoopResult, SyncReport
-from decp.gtd.sync import (
-    Recorder,
-    RemoteItem,
-    SyncOptions,
-    base_of,
-    export_candidates,
-    import_items,
-    loop_book,
-    ref_of,
-    synced_fields,
-)
 from decp.gtd.ticktick_sync import list_name, task_fields
 
 if TYPE_CHECKING:
-    from decp.config import Config
-    from decp.loops import Loop
+    from decp.core.config import Config
+    from decp.handoff.loops import Loop
 
 CSV_NAME, TODO_NAME = "ticktick-csv", "todotxt"
 CSV_STATUS = {OPEN: 0, DONE: 2, "abandoned": -1}
@@ -62,7 +62,7 @@ def file_path(config: Config, options: SyncOptions, key: str, default: str) -> P
 def _commit(
     config: Config, recorder: Recorder, results: dict[str, LoopResult], dry_run: bool
 ) -> None:
-    from decp.loops import read_loops
+    from decp.handoff.loops import read_loops
 
     if dry_run:
         recorder.set_refs(read_loops(config), results)
@@ -119,7 +119,7 @@ class CsvAdapter:
 
 
 def export_csv(config: Config, options: SyncOptions) -> SyncReport:
-    from decp.loops import ACTIVE_STATUSES, read_loops
+    from decp.handoff.loops import ACTIVE_STATUSES, read_loops
 
     path = file_path(config, options, "ticktick_csv_file", ".project/gtd/ticktick-backup.csv")
     report = SyncReport("export", CSV_NAME, str(path), options.dry_run)
@@ -231,7 +231,7 @@ def import_csv(config: Config, options: SyncOptions) -> SyncReport:
 
 
 def todo_fields(item: todotxt.TodoItem) -> Fields:
-    from decp.loops import normalize_title
+    from decp.handoff.loops import normalize_title
 
     tags = tuple(t for t in item.contexts if t.lower() != DECP_TAG)
     return Fields(normalize_title(item.text), None, tags, DONE if item.done else OPEN)
@@ -286,7 +286,7 @@ def _read_todo(path: Path) -> tuple[list[str], list[todotxt.TodoItem | None], di
 
 
 def export_todo(config: Config, options: SyncOptions) -> SyncReport:
-    from decp.loops import read_loops
+    from decp.handoff.loops import read_loops
 
     path = file_path(config, options, "todotxt_file", ".project/gtd/todo.txt")
     report = SyncReport("export", TODO_NAME, str(path), options.dry_run)
@@ -312,7 +312,7 @@ def _export_todo_lines(
     recorder: Recorder,
     results: dict[str, LoopResult],
 ) -> None:
-    from decp.loops import ACTIVE_STATUSES
+    from decp.handoff.loops import ACTIVE_STATUSES
 
     raw, items, by_id = _read_todo(path)
     nl = "\r\n" if raw and raw[0].endswith("\r\n") else "\n"

@@ -17,7 +17,7 @@ from typing import Any
 
 # LOOPS.md's canonical text form is how synced texts compare (newlines unified,
 # outer blank space gone); re-exported for the backend modules.
-from decp.loops import normalize_text
+from decp.handoff.loops import normalize_text
 
 LOOP_ID_RE = re.compile(r"\bLOOP-\d{3,}\b")
 TITLE_PREFIX_RE = re.compile(r"^\s*\[(LOOP-\d{3,})\]\s*")

@@ -20,9 +20,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from decp.clock import now_iso
-from decp.errors import DataError
-from decp.fsio import atomic_write, locked, read_text
+from decp.core.clock import now_iso
+from decp.core.errors import DataError
+from decp.core.fsio import atomic_write, locked, read_text
 from decp.gtd.model import snapshot_hash
 
 STATE_VERSION = 1

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from decp.errors import DecpError
+from decp.core.errors import DecpError
 
 if TYPE_CHECKING:
     import httpx

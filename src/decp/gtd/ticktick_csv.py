@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from decp.errors import DataError
-from decp.fsio import read_text
+from decp.core.errors import DataError
+from decp.core.fsio import read_text
 
 VERSION = "7.2"
 HEADER = (

@@ -12,7 +12,18 @@ import os
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from decp.errors import DecpError
+from decp.core.errors import DecpError
+from decp.gtd.merge import (
+    Recorder,
+    RemoteItem,
+    SyncOptions,
+    base_of,
+    export_candidates,
+    import_items,
+    loop_book,
+    ref_of,
+    synced_fields,
+)
 from decp.gtd.model import (
     ABANDONED,
     DECP_TAG,
@@ -28,17 +39,6 @@ from decp.gtd.model import (
     task_title,
 )
 from decp.gtd.report import REMOTE, LoopResult, SyncReport
-from decp.gtd.sync import (
-    Recorder,
-    RemoteItem,
-    SyncOptions,
-    base_of,
-    export_candidates,
-    import_items,
-    loop_book,
-    ref_of,
-    synced_fields,
-)
 from decp.gtd.ticktick import (
     BASE_URL_ENV,
     DEFAULT_API_URL,
@@ -54,8 +54,8 @@ from decp.gtd.ticktick import (
 )
 
 if TYPE_CHECKING:
-    from decp.config import Config
-    from decp.loops import Loop
+    from decp.core.config import Config
+    from decp.handoff.loops import Loop
 
 NAME = "ticktick"
 LABEL = "TickTick"
@@ -85,7 +85,7 @@ def open_client(config: Config, dry_run: bool) -> TickTickClient:
 
 def task_fields(task: dict[str, Any]) -> tuple[str | None, Fields]:
     """A task read back in loop terms, and the loop id it names (title prefix or footer)."""
-    from decp.loops import normalize_title
+    from decp.handoff.loops import normalize_title
 
     loop_id, title = split_task_title(str(task.get("title") or ""))
     notes = parse_notes(str(task.get("content") or ""))
@@ -157,7 +157,7 @@ def find_project(client: TickTickClient, name: str) -> dict[str, Any] | None:
 
 
 def export_ticktick(config: Config, options: SyncOptions) -> SyncReport:
-    from decp.loops import read_loops
+    from decp.handoff.loops import read_loops
 
     name = list_name(config)
     report = SyncReport("export", NAME, f"list {name!r}", options.dry_run)
@@ -229,7 +229,7 @@ def _export_one(
     recorder: Recorder,
     options: SyncOptions,
 ) -> LoopResult:
-    from decp.loops import ACTIVE_STATUSES
+    from decp.handoff.loops import ACTIVE_STATUSES
 
     ref = ref_of(loop, NAME)
     if has_conflict_markers(loop.body):
@@ -321,7 +321,7 @@ def _item(task: dict[str, Any]) -> RemoteItem:
 
 
 def import_ticktick(config: Config, options: SyncOptions) -> SyncReport:
-    from decp.loops import read_loops
+    from decp.handoff.loops import read_loops
 
     name = list_name(config)
     report = SyncReport("import", NAME, f"list {name!r}", options.dry_run)

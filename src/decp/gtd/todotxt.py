@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
-from decp.errors import DataError
+from decp.core.errors import DataError
 
 DATE_RE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 PRIORITY_RE = re.compile(r"^\(([A-Z])\)$")

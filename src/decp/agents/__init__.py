@@ -1,0 +1,14 @@
+"""Agents: wiring decp into each coding agent, and checking that wiring.
+
+`agentfiles` owns the marked decp block inside agent instruction files
+(AGENTS.md, CLAUDE.md, Cursor rules, ...); `doctor` checks that a stamped repo
+is complete and valid and that every agent reaches the protocol, and repairs
+only what it owns.
+"""
+
+from __future__ import annotations
+
+from decp.agents.agentfiles import files_for, upsert_block
+from decp.agents.doctor import run_doctor
+
+__all__ = ["files_for", "run_doctor", "upsert_block"]

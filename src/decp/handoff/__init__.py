@@ -1,0 +1,34 @@
+"""Handoff: the session memory a fresh agent resumes from.
+
+Open questions live in LOOPS.md (`loops`), the goal, next action and decisions
+in STATE.md (`state`), each session leaves a summary (`session`), a new session
+starts from one compact pack (`resume`), and the same memory becomes a PR
+narrative (`pr`). Task templates (`tasks`) turn a kind of dbt work into a plan
+with the user's checkpoints.
+"""
+
+from __future__ import annotations
+
+from decp.handoff.loops import Loop, edit_loops, read_loops, transition
+from decp.handoff.pr import build_narrative
+from decp.handoff.resume import build_pack
+from decp.handoff.session import end_session, start_session
+from decp.handoff.state import Decision, add_decision, read_state, set_field
+from decp.handoff.tasks import list_templates, new_task
+
+__all__ = [
+    "Decision",
+    "Loop",
+    "add_decision",
+    "build_narrative",
+    "build_pack",
+    "edit_loops",
+    "end_session",
+    "list_templates",
+    "new_task",
+    "read_loops",
+    "read_state",
+    "set_field",
+    "start_session",
+    "transition",
+]

@@ -1,0 +1,440 @@
+"""Sessions: a start snapshot, and at the end a handoff summary a fresh agent can act on.
+
+Why: the next session (or a colleague) should start from a page that says what
+was done, what was decided and why, which loops moved, what context was used
+and the exact next steps, instead of from chat history. `session start` records
+a snapshot (loops, state, git HEAD) so `session end` can diff against it.
+
+Files: `.project/sessions/<YYYY-MM-DD>-<n>.md` (commit them) and the runtime
+snapshot `.project/sessions/.current.json` (gitignore it).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from decp.core import gitinfo
+from decp.core.clock import now_iso, parse_time
+from decp.core.errors import DataError
+from decp.core.fsio import atomic_write, locked, read_text
+from decp.handoff.loops import DONE_STATUSES, Loop, read_loops
+from decp.handoff.state import (
+    Decision,
+    commit_state,
+    parse_decision_line,
+    prepare_state,
+    state_path,
+)
+
+if TYPE_CHECKING:
+    from decp.core.config import Config
+
+SESSIONS_DIR = "sessions"
+CURRENT_NAME = ".current.json"
+DOCS_PAGE = "patterns/session-handoff/"
+_NAME_RE = re.compile(r"(?P<date>\d{4}-\d{2}-\d{2})-(?P<n>\d+)\.md")
+_META_RE = re.compile(r"<!--[ \t]*decp:session[ \t]+(?P<pairs>.*?)[ \t]*-->")
+_SECTION_RE = re.compile(r"##[ \t]+(?P<name>.*?)[ \t]*")
+_ITEM_RE = re.compile(r"(?:[-*]|\d+[.)])[ \t]+(?P<text>.*)")
+_LABEL_RE = re.compile(r"\*\*(?P<label>Goal|Task):\*\*[ \t]*(?P<text>.*?)[ \t]*")
+
+
+def sessions_dir(config: Config) -> Path:
+    return config.project_dir / SESSIONS_DIR
+
+
+def current_path(config: Config) -> Path:
+    return sessions_dir(config) / CURRENT_NAME
+
+
+# ---------------------------------------------------------------- start
+
+
+@dataclass
+class Snapshot:
+    """What the session started from, so its end can say what moved."""
+
+    started: str
+    head: str | None
+    branch: str | None
+    loops: dict[str, str]  # id → status
+    state: dict[str, str]
+    decisions: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def read_snapshot(config: Config) -> Snapshot | None:
+    path = current_path(config)
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(read_text(path))
+        return Snapshot(
+            started=str(data["started"]),
+            head=data.get("head"),
+            branch=data.get("branch"),
+            loops=dict(data.get("loops", {})),
+            state=dict(data.get("state", {})),
+            decisions=list(data.get("decisions", [])),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise DataError(
+            f"unreadable session snapshot ({exc}).",
+            path=path,
+            fix=f"delete {path.name} and run `decp session start` again.",
+        ) from exc
+
+
+def start_session(config: Config, *, force: bool = False) -> Snapshot:
+    """Record the start; refuses when a session is already running (unless forced)."""
+    from decp.handoff.state import read_state
+
+    path = current_path(config)
+    with locked(path):
+        running = read_snapshot(config)
+        if running is not None and not force:
+            raise DataError(
+                f"a session is already running since {running.started}.",
+                path=path,
+                fix="end it with `decp session end --done … --next …`, "
+                "or discard its snapshot with `decp session start --force`.",
+            )
+        book = read_loops(config)
+        state = read_state(config)
+        snapshot = Snapshot(
+            started=now_iso(),
+            head=gitinfo.head(config.root),
+            branch=gitinfo.branch(config.root),
+            loops={loop.id: loop.status for loop in book.loops},
+            state={k: v for k, v in state.fields.items()},
+            decisions=[d.id for d in state.decisions],
+        )
+        atomic_write(path, json.dumps(snapshot.to_dict(), indent=2) + "\n")
+    return snapshot
+
+
+# ---------------------------------------------------------------- summary
+
+
+@dataclass
+class LoopLine:
+    id: str
+    status: str
+    title: str
+    outcome: str = ""
+
+    @classmethod
+    def of(cls, loop: Loop) -> LoopLine:
+        return cls(loop.id, loop.status, loop.title, loop.outcome)
+
+    def text(self) -> str:
+        outcome = f" → {self.outcome}" if self.outcome else ""
+        return f"{self.id} ({self.status}) {self.title}{outcome}"
+
+
+@dataclass
+class Summary:
+    """One session's handoff, as written to (and read back from) its Markdown file."""
+
+    name: str
+    path: str
+    started: str
+    ended: str
+    head: str | None
+    branch: str | None
+    goal: str
+    task: str
+    done: list[str] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
+    opened: list[LoopLine] = field(default_factory=list)
+    closed: list[LoopLine] = field(default_factory=list)
+    still_open: list[LoopLine] = field(default_factory=list)
+    awaiting: list[LoopLine] = field(default_factory=list)
+    context_loaded: list[str] = field(default_factory=list)
+    context_excluded: list[str] = field(default_factory=list)
+    budget_line: str = ""
+    verified: list[str] = field(default_factory=list)
+    next_steps: list[str] = field(default_factory=list)
+    baseline: str = ""  # how loop changes were computed
+    start_head: str | None = None
+    tree: str | None = None  # tracked files at the end (see gitinfo.worktree_snapshot)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["decisions"] = [d.to_dict() for d in self.decisions]
+        return data
+
+    def render(self) -> str:
+        meta = (
+            f"started={self.started} ended={self.ended} "
+            f"start_head={self.start_head or '-'} head={self.head or '-'} tree={self.tree or '-'}"
+        )
+        if self.branch:
+            meta += f" branch={self.branch}"
+        lines = [f"# Session {self.name}", f"<!-- decp:session {meta} -->", ""]
+        lines.append(f"**Goal:** {self.goal or '(not set: `decp state set goal …`)'}")
+        if self.task:
+            lines.append(f"**Task:** {self.task}")
+        lines += ["", "## Done", *_items(self.done, "(nothing recorded)")]
+        lines += ["", "## Decisions", *([d.line() for d in self.decisions] or ["- (none)"])]
+        lines += ["", "## Loops"]
+        if self.baseline:
+            lines.append(f"<!-- {self.baseline} -->")
+        loop_lines = (
+            [f"- Closed: {x.text()}" for x in self.closed]
+            + [f"- Opened: {x.text()}" for x in self.opened]
+            + [f"- Still open: {x.text()}" for x in self.still_open]
+        )
+        lines += loop_lines or ["- (no loops)"]
+        lines += ["", "## Context"]
+        lines += [f"- Loaded: {x}" for x in self.context_loaded]
+        lines += [f"- Excluded: {x}" for x in self.context_excluded]
+        if not (self.context_loaded or self.context_excluded):
+            lines.append("- (no ledger entries)")
+        if self.budget_line:
+            lines.append(f"- {self.budget_line}")
+        lines += ["", "## Verified", *_items(self.verified, "(not recorded)")]
+        lines += ["", "## Next steps"]
+        lines += [f"{n}. {step}" for n, step in enumerate(self.next_steps, 1)] or [
+            "1. (none recorded: ask the user)"
+        ]
+        return "\n".join(lines) + "\n"
+
+
+def _items(values: list[str], empty: str) -> list[str]:
+    return [f"- {v}" for v in values] or [f"- {empty}"]
+
+
+def _ledger_lines(config: Config) -> tuple[list[str], list[str], str]:
+    """Loaded/excluded lines and the budget line from CONTEXT.md (decp.context.ledger)."""
+    from decp.context.ledger import budget_status, read_ledger
+
+    ledger = read_ledger(config)
+
+    def fmt(entry: Any) -> str:
+        tokens = f", {entry.tokens:,} tokens" if entry.tokens is not None else ""
+        why = f": {entry.why}" if entry.why else ""
+        return f"`{entry.target}` ({entry.kind}{tokens}){why}"
+
+    return (
+        [fmt(e) for e in ledger.loaded],
+        [fmt(e) for e in ledger.excluded],
+        budget_status(config, ledger).line(),
+    )
+
+
+def session_files(config: Config) -> list[Path]:
+    """Summaries oldest first, by date then number (2026-01-02-10 after -9)."""
+    folder = sessions_dir(config)
+    if not folder.is_dir():
+        return []
+    found = []
+    for path in folder.iterdir():
+        match = _NAME_RE.fullmatch(path.name)
+        if match and path.is_file():
+            found.append(((match["date"], int(match["n"])), path))
+    return [path for _, path in sorted(found)]
+
+
+def _next_name(config: Config, date: str) -> str:
+    numbers = [
+        int(m["n"])
+        for path in session_files(config)
+        if (m := _NAME_RE.fullmatch(path.name)) and m["date"] == date
+    ]
+    return f"{date}-{max(numbers, default=0) + 1}"
+
+
+def _loop_changes(
+    loops: list[Loop], snapshot: Snapshot | None, baseline: datetime | None
+) -> tuple[list[LoopLine], list[LoopLine]]:
+    """Loops opened and closed during the session (by snapshot, else by timestamps)."""
+    opened: list[LoopLine] = []
+    closed: list[LoopLine] = []
+    for loop in loops:
+        if snapshot is not None:
+            before = snapshot.loops.get(loop.id)
+            is_new = before is None
+            was_done = before in DONE_STATUSES
+        else:
+            created, updated = parse_time(loop.created), parse_time(loop.updated)
+            is_new = baseline is None or (created is not None and created > baseline)
+            was_done = not (baseline is None or (updated is not None and updated > baseline))
+        if is_new:
+            opened.append(LoopLine.of(loop))
+        if loop.status in DONE_STATUSES and not was_done:
+            closed.append(LoopLine.of(loop))
+    return opened, closed
+
+
+def end_session(
+    config: Config,
+    *,
+    done: list[str] | None = None,
+    next_steps: list[str] | None = None,
+    verified: list[str] | None = None,
+) -> Summary:
+    """Write the session summary, move STATE's decisions into it, clear the snapshot.
+
+    Everything is computed and cap-checked first; then the summary is written,
+    then STATE.md, then the snapshot is removed.
+    """
+    done = [x.strip() for x in done or [] if x.strip()]
+    next_steps = [x.strip() for x in next_steps or [] if x.strip()]
+    verified = [x.strip() for x in verified or [] if x.strip()]
+    snap_path = current_path(config)
+    with locked(state_path(config)), locked(snap_path):
+        snapshot = read_snapshot(config)
+        previous = latest_summary(config)
+        baseline_time = parse_time(previous.ended) if previous else None
+        doc = prepare_state(config)
+        book = read_loops(config)
+        ended = now_iso()
+        name = _next_name(config, ended[:10])
+        path = sessions_dir(config) / f"{name}.md"
+        opened, closed = _loop_changes(book.loops, snapshot, baseline_time)
+        closed_ids = {x.id for x in closed}
+        opened = [x for x in opened if x.id not in closed_ids]
+        if snapshot is not None:
+            baseline = f"loop changes since `decp session start` at {snapshot.started}"
+        elif previous is not None:
+            baseline = f"no session start snapshot: loop changes since {previous.name} ended"
+        else:
+            baseline = "no session start snapshot and no earlier session: all loops listed"
+        loaded, excluded, budget_line = _ledger_lines(config)
+        decisions = list(doc.decisions)
+        summary = Summary(
+            name=name,
+            path=str(path.relative_to(config.root)),
+            started=snapshot.started if snapshot else (previous.ended if previous else ""),
+            ended=ended,
+            head=gitinfo.head(config.root),
+            branch=gitinfo.branch(config.root),
+            goal=doc.fields.get("goal", ""),
+            task=doc.fields.get("task", ""),
+            done=done or ([doc.fields["last_action"]] if doc.fields.get("last_action") else []),
+            decisions=decisions,
+            opened=opened,
+            closed=closed,
+            still_open=[
+                LoopLine.of(x)
+                for x in book.loops
+                if x.active and x.id not in {o.id for o in opened}
+            ],
+            awaiting=[LoopLine.of(x) for x in book.loops if x.status == "proposed"],
+            context_loaded=loaded,
+            context_excluded=excluded,
+            budget_line=budget_line,
+            verified=verified,
+            next_steps=next_steps
+            or ([doc.fields["next_action"]] if doc.fields.get("next_action") else []),
+            baseline=baseline,
+            start_head=snapshot.head if snapshot else None,
+            tree=gitinfo.worktree_snapshot(config.root),
+        )
+        doc.remove_decisions([d.id for d in decisions])
+        if done:
+            doc.set("last_action", done[-1])
+        if next_steps:
+            doc.set("next_action", next_steps[0])
+        # validate the STATE.md write before anything touches the disk
+        from decp.handoff.state import check_cap
+
+        check_cap(config, doc.original_text, doc.render(), doc.path)
+        atomic_write(path, summary.render())
+        commit_state(config, doc)
+        snap_path.unlink(missing_ok=True)
+    # The next session starts with an empty context: the summary now holds what
+    # this one loaded, so the ledger's "Loaded" rows can go (exclusions stay).
+    from decp.context.ledger import read_ledger, unload_many
+
+    unload_many(config, [entry.target for entry in read_ledger(config).loaded])
+    return summary
+
+
+# ---------------------------------------------------------------- reading summaries
+
+
+def parse_summary(path: Path, root: Path | None = None) -> Summary:
+    """Read a summary back (tolerant: hand edits are fine, unknown sections ignored)."""
+    text = read_text(path)
+    meta: dict[str, str] = {}
+    sections: dict[str, list[str]] = {}
+    goal = task = ""
+    current = ""
+    decisions: list[Decision] = []
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.rstrip()
+        found = _META_RE.fullmatch(line.strip())
+        if found and not meta:
+            meta = dict(pair.split("=", 1) for pair in found["pairs"].split() if "=" in pair)
+            continue
+        label = _LABEL_RE.fullmatch(line)
+        if label and not current:
+            if label["label"] == "Goal":
+                goal = label["text"]
+            else:
+                task = label["text"]
+            continue
+        heading = _SECTION_RE.fullmatch(line)
+        if heading:
+            current = heading["name"].strip().lower()
+            sections.setdefault(current, [])
+            continue
+        item = _ITEM_RE.fullmatch(line.strip())
+        if not (current and item):
+            continue
+        body = item["text"].strip()
+        if current == "decisions" and body.startswith("DECISION-"):
+            decisions.append(parse_decision_line(line.strip(), path, number))
+        elif not (body.startswith("(") and body.endswith(")")):
+            sections[current].append(body)
+
+    def loops_with(prefix: str) -> list[LoopLine]:
+        found = []
+        for entry in sections.get("loops", []):
+            if entry.startswith(prefix):
+                rest = entry[len(prefix) :].strip()
+                m = re.match(r"(LOOP-\d+) \(([a-z]+)\) (.*?)(?: → (.*))?$", rest)
+                if m:
+                    found.append(LoopLine(m[1], m[2], m[3], m[4] or ""))
+        return found
+
+    return Summary(
+        name=path.stem,
+        path=str(path.relative_to(root)) if root else str(path),
+        started=meta.get("started", ""),
+        ended=meta.get("ended", ""),
+        head=None if meta.get("head") in (None, "-") else meta.get("head"),
+        branch=meta.get("branch"),
+        goal=goal,
+        task=task,
+        done=sections.get("done", []),
+        decisions=decisions,
+        opened=loops_with("Opened:"),
+        closed=loops_with("Closed:"),
+        still_open=loops_with("Still open:"),
+        awaiting=[
+            x for x in loops_with("Opened:") + loops_with("Still open:") if x.status == "proposed"
+        ],
+        verified=sections.get("verified", []),
+        next_steps=sections.get("next steps", []),
+        start_head=None if meta.get("start_head") in (None, "-") else meta.get("start_head"),
+        tree=None if meta.get("tree") in (None, "-") else meta.get("tree"),
+    )
+
+
+def latest_summary(config: Config) -> Summary | None:
+    files = session_files(config)
+    return parse_summary(files[-1], config.root) if files else None
+
+
+def all_summaries(config: Config) -> list[Summary]:
+    return [parse_summary(path, config.root) for path in session_files(config)]

@@ -1,0 +1,457 @@
+"""STATE.md: the one small page a fresh session reads first (goal, task, next action, decisions).
+
+Why a hard token cap: STATE.md goes into every resume pack. A page that grows
+without limit turns the cheap resume back into the 15-minute rebuild it was
+meant to replace, so a write past `budget.state_cap` fails and says what to
+move out. Decisions carry their why, because a decision without one gets
+re-litigated next session; `decp session end` moves them into the session
+summary, which keeps them for good.
+
+Edits are line-level: lines decp does not own are never rewritten.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from decp.core.errors import DataError, UsageError
+from decp.core.fsio import atomic_write, locked, read_text
+
+if TYPE_CHECKING:
+    from decp.core.config import Config
+
+FILE_NAME = "STATE.md"
+STATE_KEYS = ("goal", "task", "last_action", "next_action", "blockers")
+KEY_ALIASES = {
+    "phase": "task",
+    "last": "last_action",
+    "next": "next_action",
+    "blocker": "blockers",
+}
+DECISIONS_HEADING = "## Decisions"
+DOCS_PAGE = "patterns/decisions/"
+
+_FIELD_RE = re.compile(r"-[ \t]*(?P<key>[A-Za-z_-]+)[ \t]*:(?:[ \t](?P<value>.*)|(?P<rest>.*))")
+_SECTION_RE = re.compile(r"##[ \t]+(?P<name>.*?)[ \t]*")
+_DECISION_RE = re.compile(
+    r"-[ \t]+DECISION-(?P<num>\d+)[ \t]+\((?P<meta>[^)]*)\):?[ \t]*(?P<what>.*?)"
+    r"(?:[ \t]+Why:[ \t]*(?P<why>.*?))?[ \t]*"
+)
+_DECISION_CANDIDATE_RE = re.compile(r"-[ \t]*DECISION-", re.IGNORECASE)
+_MARK_RE = re.compile(r"<!--[ \t]*next-id:[ \t]*DECISION-(?P<num>\d+)(?P<tail>.*?)-->[ \t]*")
+_LOOP_REF_RE = re.compile(r"LOOP-\d+")
+
+
+def canonical_key(key: str) -> str:
+    """`next`, `next-action`, `Next_Action` → `next_action`; UsageError for unknown keys."""
+    norm = key.strip().lower().replace("-", "_").replace(" ", "_")
+    norm = KEY_ALIASES.get(norm, norm)
+    if norm not in STATE_KEYS:
+        raise UsageError(
+            f"unknown state key {key!r}.",
+            fix=f"use one of: {', '.join(STATE_KEYS)} (aliases: {', '.join(KEY_ALIASES)}).",
+        )
+    return norm
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def format_decision_id(number: int) -> str:
+    return f"DECISION-{number:03d}"
+
+
+@dataclass
+class Decision:
+    """One recorded decision: what was decided, why, and the loop it closed (if any)."""
+
+    id: str
+    date: str
+    what: str
+    why: str
+    loop: str = ""
+
+    @property
+    def number(self) -> int:
+        return int(self.id.split("-", 1)[1])
+
+    def line(self) -> str:
+        meta = f"{self.date}, {self.loop}" if self.loop else self.date
+        why = ""
+        if self.why:
+            stop = "" if self.what.endswith((".", "!", "?")) else "."
+            why = f"{stop} Why: {self.why}"
+        return f"- {self.id} ({meta}): {self.what}{why}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "date": self.date,
+            "what": self.what,
+            "why": self.why,
+            "loop": self.loop,
+        }
+
+
+def parse_decision_line(text: str, path: Path, line: int) -> Decision:
+    """Parse `- DECISION-003 (2026-11-26, LOOP-007): WHAT Why: WHY`."""
+    match = _DECISION_RE.fullmatch(text.rstrip("\r\n"))
+    if not match:
+        raise DataError(
+            f"malformed decision line {text.strip()!r}.",
+            path=path,
+            line=line,
+            fix="write it as `- DECISION-003 (2026-11-26): what was decided Why: the reason`.",
+        )
+    meta = [part.strip() for part in match["meta"].split(",")]
+    loop = next((part for part in meta if _LOOP_REF_RE.fullmatch(part)), "")
+    date = next((part for part in meta if part and part != loop), "")
+    what = match["what"].strip()
+    if match["why"] is not None:
+        what = _drop_period(what)
+    return Decision(
+        id=format_decision_id(int(match["num"])),
+        date=date,
+        what=what,
+        why=(match["why"] or "").strip(),
+        loop=loop,
+    )
+
+
+def _drop_period(text: str) -> str:
+    """`Use X.` → `Use X` (the line format adds the period before `Why:`)."""
+    return text[:-1] if text.endswith(".") and not text.endswith("..") else text
+
+
+def default_text(docs_url: str, cap: int) -> str:
+    """The stamped STATE.md (template/.project/STATE.md.jinja renders the same text)."""
+    link = f"{docs_url.rstrip('/')}/{DOCS_PAGE}"
+    return (
+        "# State\n"
+        f"<!-- Why: the first page a fresh session reads; capped at {cap} tokens so resuming stays cheap. Decisions form a decision log (ADR-style: what, and why).\n"
+        "How: `decp state set KEY VALUE`, `decp decision add WHAT --why WHY`; "
+        f"`decp session end` moves decisions to the session summary. {link} -->\n"
+        "\n"
+        "- goal:\n"
+        "- task:\n"
+        "- last_action:\n"
+        "- next_action:\n"
+        "- blockers:\n"
+        "\n"
+        f"{DECISIONS_HEADING}\n"
+        "<!-- next-id: DECISION-001 -->\n"
+    )
+
+
+class StateDoc:
+    """A parsed STATE.md; every edit changes only the lines it owns."""
+
+    def __init__(self, path: Path, text: str) -> None:
+        self.path = path
+        self.original_text = text
+        self.lines = text.splitlines(keepends=True)
+        self.nl = "\r\n" if text.split("\n", 1)[0].endswith("\r") else "\n"
+        self._index()
+
+    # -- parsing
+    def _index(self) -> None:
+        self.fields: dict[str, str] = {}
+        self.field_span: dict[str, tuple[int, int]] = {}
+        self.decisions: list[Decision] = []
+        self.decision_span: dict[str, tuple[int, int]] = {}
+        self.decisions_heading: int | None = None
+        self.mark_line: int | None = None
+        self.mark_number = 1
+        self.top_end = len(self.lines)  # first `## ` heading
+        section = "top"
+        current: str | None = None
+        seen_decisions: dict[int, int] = {}
+        for i, raw in enumerate(self.lines):
+            text = raw.rstrip("\r\n")
+            heading = _SECTION_RE.fullmatch(text)
+            if heading:
+                current = None
+                if section == "top":
+                    self.top_end = i
+                name = heading["name"].lower()
+                section = "decisions" if name == "decisions" else "other"
+                if section == "decisions" and self.decisions_heading is None:
+                    self.decisions_heading = i
+                continue
+            if (
+                section == "top"
+                and current is not None
+                and text[:1] in (" ", "\t")
+                and text.strip()
+            ):
+                start, _ = self.field_span[current]
+                self.field_span[current] = (start, i + 1)
+                self.fields[current] += "\n" + text.strip()
+                continue
+            current = None
+            if section == "top":
+                match = _FIELD_RE.fullmatch(text)
+                if not match:
+                    continue
+                key = match["key"]
+                try:
+                    key = canonical_key(key)
+                except UsageError as exc:
+                    raise DataError(
+                        f"unknown field {match['key']!r}.",
+                        path=self.path,
+                        line=i + 1,
+                        fix=f"use one of: {', '.join(STATE_KEYS)}; notes go under a `## Notes` heading.",
+                    ) from exc
+                if key in self.fields:
+                    raise DataError(
+                        f"field {key!r} appears twice (first at line {self.field_span[key][0] + 1}).",
+                        path=self.path,
+                        line=i + 1,
+                        fix="keep one line per field.",
+                    )
+                value = match["value"] if match["value"] is not None else match["rest"]
+                self.fields[key] = value.strip()
+                self.field_span[key] = (i, i + 1)
+                current = key
+            elif section == "decisions":
+                mark = _MARK_RE.fullmatch(text)
+                if mark and self.mark_line is None:
+                    self.mark_line = i
+                    self.mark_number = int(mark["num"])
+                    continue
+                if text.startswith("-"):
+                    if not _DECISION_CANDIDATE_RE.match(text):
+                        raise DataError(
+                            f"bad line in the Decisions section: {text.strip()!r}.",
+                            path=self.path,
+                            line=i + 1,
+                            fix="decision lines look like `- DECISION-003 (2026-11-26): what Why: why`; "
+                            "put other notes under their own `## ` heading.",
+                        )
+                    decision = parse_decision_line(text, self.path, i + 1)
+                    if decision.number in seen_decisions:
+                        raise DataError(
+                            f"duplicate id {decision.id} (first at line {seen_decisions[decision.number]}).",
+                            path=self.path,
+                            line=i + 1,
+                            fix="give one of them the next free DECISION id.",
+                        )
+                    seen_decisions[decision.number] = i + 1
+                    self.decisions.append(decision)
+                    self.decision_span[decision.id] = (i, i + 1)
+        for key in STATE_KEYS:
+            self.fields.setdefault(key, "")
+
+    # -- queries
+    def next_decision_number(self) -> int:
+        highest = max((d.number for d in self.decisions), default=0)
+        return max(self.mark_number, highest + 1)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            **{key: self.fields.get(key, "") for key in STATE_KEYS},
+            "decisions": [d.to_dict() for d in self.decisions],
+        }
+
+    def render(self) -> str:
+        return "".join(self.lines)
+
+    # -- edits
+    def set(self, key: str, value: str) -> str:
+        """Set one field (multi-line values continue on indented lines). Returns the key."""
+        key = canonical_key(key)
+        first, *more = value.replace("\r\n", "\n").strip().split("\n")
+        new = [f"- {key}: {first}{self.nl}" if first else f"- {key}:{self.nl}"]
+        new += [f"  {line.strip()}{self.nl}" for line in more if line.strip()]
+        if key in self.field_span:
+            start, end = self.field_span[key]
+            self.lines[start:end] = new
+        else:
+            self.lines[self._field_insert_at() : self._field_insert_at()] = new
+        self._index()
+        return key
+
+    def _field_insert_at(self) -> int:
+        spans = [end for _, end in self.field_span.values()]
+        if spans:
+            return max(spans)
+        at = self.top_end
+        while at > 0 and not self.lines[at - 1].strip():
+            at -= 1
+        if at and not self.lines[at - 1].endswith("\n"):
+            self.lines[at - 1] += self.nl
+        return at
+
+    def add_decision(self, what: str, why: str, *, loop: str = "", date: str = "") -> Decision:
+        what, why = _drop_period(one_line(what)), one_line(why)
+        if not what:
+            raise UsageError("the decision is empty.", fix='decp decision add "WHAT" --why "WHY"')
+        if not why:
+            raise UsageError(
+                "a decision needs its why.",
+                fix='add --why "the reason" (a decision without one gets re-litigated).',
+            )
+        if re.search(r"\bWhy:", what):
+            raise UsageError("the decision text contains `Why:`.", fix="put the reason in --why.")
+        number = self.next_decision_number()
+        decision = Decision(format_decision_id(number), date, what, why, loop)
+        line = decision.line() + self.nl
+        if self.decisions_heading is None:
+            if self.lines and not self.lines[-1].endswith("\n"):
+                self.lines[-1] += self.nl
+            if self.lines and self.lines[-1].strip():
+                self.lines.append(self.nl)
+            self.lines.append(DECISIONS_HEADING + self.nl)
+            self._index()
+        if self.decision_span:
+            at = max(end for _, end in self.decision_span.values())
+        elif self.mark_line is not None:
+            at = self.mark_line + 1
+        else:
+            at = (self.decisions_heading or 0) + 1
+        if at > 0 and not self.lines[at - 1].endswith("\n"):
+            self.lines[at - 1] += self.nl
+        self.lines.insert(at, line)
+        self._index()
+        self._write_mark(number + 1)
+        return decision
+
+    def _write_mark(self, number: int) -> None:
+        text = f"<!-- next-id: {format_decision_id(number)} -->{self.nl}"
+        if self.mark_line is not None:
+            old = self.lines[self.mark_line]
+            mark = _MARK_RE.fullmatch(old.rstrip("\r\n"))
+            tail = mark["tail"] if mark else " "
+            self.lines[self.mark_line] = (
+                f"<!-- next-id: {format_decision_id(number)}{tail}-->{self.nl}"
+            )
+        else:
+            assert self.decisions_heading is not None
+            self.lines.insert(self.decisions_heading + 1, text)
+        self._index()
+
+    def remove_decisions(self, ids: list[str]) -> list[Decision]:
+        """Drop decisions (they moved to a session summary); the mark keeps ids unique."""
+        removed = [d for d in self.decisions if d.id in ids]
+        if not removed:
+            return []
+        keep_next = self.next_decision_number()
+        for decision in sorted(removed, key=lambda d: -self.decision_span[d.id][0]):
+            start, end = self.decision_span[decision.id]
+            del self.lines[start:end]
+        self._index()
+        if self.decisions_heading is not None:
+            self._write_mark(keep_next)
+        return removed
+
+
+# ---------------------------------------------------------------- files
+
+
+def state_path(config: Config) -> Path:
+    return config.project_dir / FILE_NAME
+
+
+def parse_state(text: str, path: Path) -> StateDoc:
+    return StateDoc(path, text)
+
+
+def read_state(config: Config) -> StateDoc:
+    """Parse STATE.md; a missing file reads as the stamped default."""
+    path = state_path(config)
+    if not path.exists():
+        return StateDoc(path, "")
+    return parse_state(read_text(path), path)
+
+
+def _fresh(config: Config, doc: StateDoc) -> StateDoc:
+    if doc.original_text:
+        return doc
+    fresh = StateDoc(doc.path, default_text(config.docs_url, config.budget.state_cap))
+    fresh.original_text = ""
+    return fresh
+
+
+def check_cap(config: Config, old_text: str, new_text: str, path: Path) -> int:
+    """Refuse a write that leaves STATE.md over its cap and bigger than before."""
+    from decp.core.tokens import get_counter
+
+    counter = get_counter(config.budget.encoding)
+    new_tokens = counter.count(new_text)
+    cap = config.budget.state_cap
+    if new_tokens > cap and new_tokens > counter.count(old_text):
+        raise DataError(
+            f"this write would make STATE.md {new_tokens} tokens, over its cap of {cap} "
+            f"({counter.label}); nothing was written.",
+            path=path,
+            fix="run `decp session end` (it moves the decisions into the session summary, "
+            "which keeps them), or shorten a field with `decp state set KEY VALUE`; "
+            "the cap is budget.state_cap in .project/decp.toml.",
+        )
+    return new_tokens
+
+
+def prepare_state(config: Config) -> StateDoc:
+    """Read STATE.md for editing (call under the lock); a missing file starts from the default."""
+    return _fresh(config, read_state(config))
+
+
+def commit_state(config: Config, doc: StateDoc) -> bool:
+    """Cap-check and write if changed (call under the lock). True when written."""
+    text = doc.render()
+    if text == doc.original_text:
+        return False
+    check_cap(config, doc.original_text, text, doc.path)
+    atomic_write(doc.path, text)
+    return True
+
+
+@contextmanager
+def edit_state(config: Config) -> Iterator[StateDoc]:
+    """Locked read-modify-write of STATE.md with the token cap enforced before writing."""
+    path = state_path(config)
+    with locked(path):
+        doc = prepare_state(config)
+        yield doc
+        commit_state(config, doc)
+
+
+def set_field(config: Config, key: str, value: str) -> StateDoc:
+    with edit_state(config) as doc:
+        doc.set(key, value)
+    return doc
+
+
+def add_decision(config: Config, what: str, why: str, loop_id: str | None = None) -> Decision:
+    """Record a decision; with `loop_id`, close that loop with it, both files or neither."""
+    from decp.core.clock import now_iso
+    from decp.handoff.loops import transition
+
+    date = now_iso()[:10]
+    if not loop_id:
+        with edit_state(config) as doc:
+            decision = doc.add_decision(what, why, date=date)
+        return decision
+    # Lock order everywhere: LOOPS.md before STATE.md. Both texts are built and
+    # checked before either file is written.
+    from decp.handoff.loops import loops_path, read_loops
+
+    with locked(loops_path(config)), locked(state_path(config)):
+        book = read_loops(config)
+        loop = book.get(loop_id)
+        doc = prepare_state(config)
+        decision = doc.add_decision(what, why, loop=loop.id, date=date)
+        transition(loop, "closed", outcome=f"{decision.id}: {decision.what}")
+        loops_text = book.render()
+        state_text = doc.render()
+        check_cap(config, doc.original_text, state_text, doc.path)
+        atomic_write(doc.path, state_text)
+        atomic_write(book.path, loops_text)
+    return decision

@@ -1,0 +1,215 @@
+"""Packs never exceed the budget and account for 100% of the selection.
+
+Checked on the shared real manifests (tuva's reference selections, jaffle_shop),
+on the committed example manifests, and on generated 500-3,000 node projects,
+at 1k/2k/4k budgets, every level and both formats.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import test_dbt_support as support
+from test_dbt_support import TUVA_SELECTIONS, big_manifest, write_manifest
+
+from decp.core.errors import UsageError
+from decp.core.tokens import get_counter
+from decp.dbt import render_example
+from decp.dbt.analysis import analyse
+from decp.dbt.cache import load_graph
+from decp.dbt.commands import Commands
+from decp.dbt.graph import Graph
+from decp.dbt.pack import Pack, build_pack
+from decp.dbt.select import select
+
+dbt_cache, tuva_path, jaffle_path = support.dbt_cache, support.tuva_path, support.jaffle_path
+tuva, jaffle, small = support.tuva, support.jaffle, support.small
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "manifests"
+COUNTER = get_counter("cl100k_base")
+
+
+def make_pack(
+    graph: Graph,
+    text: str,
+    budget: int,
+    *,
+    level: str = "auto",
+    fmt: str = "md",
+    exclude: str | None = None,
+) -> Pack:
+    selection = select(graph, text, exclude)
+    return build_pack(
+        analyse(graph, selection),
+        select=text,
+        exclude=exclude,
+        manifest="manifest.json",
+        budget=budget,
+        level=level,
+        fmt=fmt,
+        counter=COUNTER,
+        commands=Commands(select=text, exclude=exclude, manifest=None, budget=budget),
+    )
+
+
+def check(pack: Pack, graph: Graph, budget: int) -> None:
+    """Within budget, honest about its size, and every node named or in exactly one group."""
+    a = pack.analysis
+    assert pack.tokens == COUNTER.count(pack.text) <= budget
+    assert COUNTER.label in pack.text
+    grouped = [u for g in pack.groups for u in g.members]
+    assert len(pack.named) + len(grouped) == len(a.lineage)
+    assert set(pack.named).isdisjoint(grouped)
+    assert set(pack.named) | set(grouped) == set(a.lineage)
+    total = len(a.lineage)
+    if pack.fmt == "md":
+        assert f"= {total} of {total} (100%)" in pack.text
+        assert (
+            f"{len(pack.named)} named + {len(grouped)} collapsed in {len(pack.groups)} groups"
+            in pack.text
+        )
+    else:
+        data = json.loads(pack.text)
+        assert data["accounting"] == {
+            "total": total,
+            "named": len(pack.named),
+            "collapsed": len(grouped),
+            "groups": len(pack.groups),
+            "percent": 100.0,
+        }
+        assert len(data["named"]) == len(pack.named)
+        assert sum(g["count"] for g in data["groups"]) == len(grouped)
+    # priority: nothing collapsed is closer to the focus than something named
+    if pack.named and grouped:
+        assert max(a.distance[u] for u in pack.named) <= min(a.distance[u] for u in grouped)
+        assert a.focal[0] in pack.named or len(a.focal) > len(pack.named)
+    # each group's expand command selects all of its members, and only selected nodes
+    lineage = set(a.lineage)
+    for group in pack.groups:
+        assert pack.commands.expand(group.terms, group.excludes) in pack.text
+        target, exclude = pack.commands.group_selection(group.terms, group.excludes)
+        expanded = set(select(graph, target, exclude).lineage(graph))
+        assert set(group.members) <= expanded <= lineage, group.label
+        # exact unless the group is a folder that also holds named nodes
+        assert expanded - set(group.members) <= set(pack.named), group.label
+
+
+@pytest.mark.parametrize("budget", [1000, 2000, 4000])
+@pytest.mark.parametrize("text", sorted(TUVA_SELECTIONS))
+def test_tuva_reference_selections(tuva: Graph, text: str, budget: int) -> None:
+    pack = make_pack(tuva, text, budget)
+    check(pack, tuva, budget)
+    assert len(pack.analysis.lineage) == TUVA_SELECTIONS[text][0]
+
+
+@pytest.mark.parametrize("level", ["0", "1", "2"])
+@pytest.mark.parametrize("fmt", ["md", "json"])
+def test_every_level_and_format_fits(tuva: Graph, level: str, fmt: str) -> None:
+    pack = make_pack(tuva, "+core__condition+", 2000, level=level, fmt=fmt)
+    check(pack, tuva, 2000)
+    assert pack.level == int(level)
+
+
+def test_levels_add_columns_tests_then_sql(tuva: Graph) -> None:
+    l0 = make_pack(tuva, "+core__condition+", 4000, level="0")
+    l1 = make_pack(tuva, "+core__condition+", 4000, level="1")
+    l2 = make_pack(tuva, "+core__condition+", 4000, level="2")
+    assert "## Details" not in l0.text and "```sql" not in l0.text
+    assert "### core__condition" in l1.text and "columns (" in l1.text and "tests: " in l1.text
+    assert "```sql" not in l1.text
+    assert "```sql" in l2.text and "all_conditions" in l2.text  # compiled SQL of the focal model
+    assert l0.level_costs[0] < l0.level_costs[1] < l0.level_costs[2]
+    costs = ", ".join(f"L{k} ≈{v:,}" for k, v in sorted(l0.level_costs.items()))
+    assert costs in l0.text
+    # more detail costs names: the map names fewer nodes as the level rises
+    assert len(l0.named) > len(l2.named)
+
+
+def test_auto_picks_the_richest_level_whose_focal_details_fit(tuva: Graph) -> None:
+    assert make_pack(tuva, "+core__condition+", 4000).level == 2
+    small_budget = make_pack(tuva, "+core__condition+", 1000)
+    assert small_budget.level < 2  # the focal SQL alone is over 1,000 tokens
+
+
+def test_omitted_details_are_listed_with_a_command(tuva: Graph) -> None:
+    pack = make_pack(tuva, "+core__condition+", 4000, level="2")
+    assert pack.omitted
+    assert "## Not included" in pack.text
+    assert pack.omitted_command in pack.text
+    assert "--level 2" in pack.omitted_command
+
+
+def test_jaffle_small_selection_is_fully_named_with_a_diagram(jaffle: Graph) -> None:
+    pack = make_pack(jaffle, "+stg_orders+", 4000)
+    check(pack, jaffle, 4000)
+    assert len(pack.named) == 5 and not pack.groups
+    assert "```mermaid" in pack.text and "stg_orders --> orders" in pack.text
+
+
+def test_budget_too_small_names_the_budget_that_works(tuva: Graph) -> None:
+    with pytest.raises(UsageError, match="cannot hold even a fully collapsed pack") as info:
+        make_pack(tuva, "+data_quality__analytical_data_marts+", 150)
+    suggested = int(info.value.fix.split("--budget ")[1].split()[0])
+    check(make_pack(tuva, "+data_quality__analytical_data_marts+", suggested), tuva, suggested)
+
+
+@pytest.fixture(scope="module")
+def big(tmp_path_factory: pytest.TempPathFactory) -> Graph:
+    path = write_manifest(tmp_path_factory.mktemp("big") / "m.json.gz", big_manifest(3000), gz=True)
+    return load_graph(path, None)[0]
+
+
+@pytest.mark.parametrize("budget", [1000, 4000])
+@pytest.mark.parametrize("text", ["package:big", "+area11_mar_249+", "area05_int_100+"])
+def test_generated_500_to_3000_node_selections(big: Graph, text: str, budget: int) -> None:
+    pack = make_pack(big, text, budget)
+    assert len(pack.analysis.lineage) >= 500
+    check(pack, big, budget)
+
+
+def test_huge_focal_set_still_fits(big: Graph) -> None:
+    pack = make_pack(big, "resource_type:model", 2000, fmt="json")
+    assert len(pack.analysis.focal) == 3000
+    check(pack, big, 2000)
+
+
+def example(name: str) -> Path:
+    path = EXAMPLES / name
+    if not path.is_file():
+        pytest.skip(f"example manifest {path} not committed yet")
+    return path
+
+
+@pytest.mark.parametrize("budget", [1000, 2000, 4000])
+@pytest.mark.parametrize("name", ["shop.manifest.json.gz", "shop_260.manifest.json.gz"])
+def test_example_manifests(name: str, budget: int) -> None:
+    graph = load_graph(example(name), None)[0]
+    pack = make_pack(graph, "+fct_orders+", budget)
+    check(pack, graph, budget)
+    if name.startswith("shop_260"):
+        assert len(pack.analysis.lineage) >= 200
+
+
+def test_render_example_for_docs() -> None:
+    text = render_example(example("shop.manifest.json.gz"), "+fct_orders+", 2000)
+    assert text.startswith("# dbt scope `+fct_orders+`")
+    assert COUNTER.count(text) <= 2000
+
+
+def test_auto_details_some_focal_nodes_rather_than_leave_the_budget_empty() -> None:
+    """Nine focal staging models: not all their columns fit 1,500 tokens, some do."""
+    graph = load_graph(example("shop_260.manifest.json.gz"), None)[0]
+    pack = make_pack(graph, "+fct_orders+,fqn:shop.staging.*", 1500)
+    check(pack, graph, 1500)
+    assert pack.level == 1
+    assert 1 <= len(pack.details) < len(pack.analysis.focal)
+    assert pack.omitted and pack.omitted_command in pack.text
+    assert pack.tokens > 1000  # the budget is used, not left to a bare map
+
+
+def test_no_diagram_without_edges(small: Graph) -> None:
+    pack = make_pack(small, "fqn:shop.staging.*", 4000)
+    assert not pack.analysis.edges
+    assert "```mermaid" not in pack.text
