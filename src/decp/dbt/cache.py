@@ -30,7 +30,7 @@ from decp.dbt.manifest import NO_DETAILS, Details, Node, parse_manifest, read_ma
 if TYPE_CHECKING:
     from decp.core.config import Config
 
-FORMAT = 3
+FORMAT = 4
 KEEP_ENTRIES = 8
 GRAPH_SUFFIX = ".graph"
 DETAILS_SUFFIX = ".details"

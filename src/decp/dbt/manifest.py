@@ -58,6 +58,14 @@ class Node(NamedTuple):
     access: str
     group: str
     versioned: bool  # a versioned model: dbt matches its name on fqn[-2]
+    relation_name: str = ""  # the warehouse name (`"db"."schema"."table"`); "" for ephemerals
+    checksum: str = ""  # dbt's sha256 of the file's stripped contents; "" when not sha256
+    version: str = ""  # a versioned model's version ("" otherwise)
+
+    @property
+    def original_file_path(self) -> str:
+        """dbt's name for `path`: the file relative to the project root."""
+        return self.path
 
 
 class Details(NamedTuple):
@@ -292,6 +300,14 @@ _SECTION_KIND = {"sources": "source", "exposures": "exposure"}
 _NO_SQL = frozenset({"test", "source", "exposure", "seed"})
 
 
+def _checksum(raw: Any) -> str:
+    """The sha256 hex of dbt's `checksum` ({"name": "sha256", "checksum": hex}); else ""."""
+    if raw.__class__ is not dict or raw.get("name") != "sha256":
+        return ""
+    value = raw.get("checksum")
+    return value if value.__class__ is str else ""
+
+
 def _columns(raw: Any) -> tuple[tuple[str, str, str], ...]:
     if raw.__class__ is not dict or not raw:
         return ()
@@ -338,7 +354,7 @@ def _slim(
         column = _text(get("column_name"))
         node = Node(
             uid, name, kind, package, path, patch, fqn, "test", tags, (),
-            "", test_name, attached, column, "", "", False,
+            "", test_name, attached, column, "", "", False, "", _checksum(get("checksum")),
         )  # fmt: skip
         return node, deps, NO_DETAILS
     materialized = _text(get("type")) if kind == "exposure" else _text(config.get("materialized"))
@@ -360,7 +376,10 @@ def _slim(
         column="",
         access=_text(get("access")) or _text(config.get("access")),
         group=_text(get("group")) or _text(config.get("group")),
-        versioned=kind == "model" and get("version") is not None,
+        versioned=(version := get("version")) is not None and kind == "model",
+        relation_name=_text(get("relation_name")),
+        checksum=_checksum(get("checksum")),
+        version=str(version) if version is not None and version.__class__ is not bool else "",
     )
     sql = "" if kind in _NO_SQL else (_text(get("compiled_code")) or _text(get("raw_code")))
     more = Details(_text(get("description")), _columns(get("columns")), sql)
