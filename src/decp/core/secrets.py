@@ -9,9 +9,13 @@ user can see that the rule held.
 
 from __future__ import annotations
 
+import bisect
 import fnmatch
+import math
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 # A text file this big does not fit any task budget; reading it only costs time.
@@ -110,3 +114,237 @@ def exclusion_for(path: Path, *, ignored: bool = False) -> Exclusion | None:
     if size > MAX_PACK_FILE_BYTES:
         return Exclusion("large", f"{size:,} bytes, bigger than any task budget")
     return None
+
+
+# --- content redaction -------------------------------------------------------------
+#
+# A file whose name is harmless may still hold a credential (a key pasted into a
+# README, a token in a URL, `compiled_code` rendered from env_var()). Such a value
+# is replaced by `[redacted: KIND]` rather than dropping the file: the rest of the
+# file is what the task needs. Detection uses the regex plugins of detect-secrets
+# (Yelp's maintained, offline detector) in-process on text, plus the few shapes it
+# lacks or only half-matches (whole private-key blocks, whole JWTs, fine-grained
+# GitHub tokens, unquoted AWS secrets, high-entropy values assigned to secret names).
+# Its generic high-entropy plugins are left out on purpose: they flag every quoted
+# md5/sha hash in dbt SQL.
+
+
+@dataclass(frozen=True)
+class SecretHit:
+    """One credential in a text: the characters [start, end) and the ledger kind."""
+
+    start: int
+    end: int
+    kind: str
+    rank: int  # lower wins when two hits overlap (the more specific shape names the kind)
+
+
+# detect-secrets plugin class -> the kind written into packs and the ledger. Order is
+# rank: a GitHub token inside a URL's password is reported as a GitHub token.
+_PLUGIN_KINDS: tuple[tuple[str, str, bool, tuple[str, ...]], ...] = (
+    # (module, class, the secret is the pattern's first group (else the whole match),
+    #  kind for each pattern of its denylist, in order)
+    ("aws", "AWSKeyDetector", True, ("aws-access-key", "aws-secret-key")),
+    ("github_token", "GitHubTokenDetector", False, ("github-token",)),
+    ("gitlab_token", "GitLabTokenDetector", False, ("gitlab-token",)),
+    ("slack", "SlackDetector", False, ("slack-token", "slack-webhook")),
+    ("stripe", "StripeDetector", False, ("stripe-key",)),
+    ("openai", "OpenAIDetector", False, ("openai-key",)),
+    ("pypi_token", "PypiTokenDetector", False, ("pypi-token",)),
+    ("npm", "NpmDetector", True, ("npm-token",)),
+    ("sendgrid", "SendGridDetector", False, ("sendgrid-key",)),
+    ("azure_storage_key", "AzureStorageKeyDetector", False, ("azure-storage-key",)),
+    ("square_oauth", "SquareOAuthDetector", False, ("square-oauth-secret",)),
+    ("twilio", "TwilioKeyDetector", False, ("twilio-key",)),
+    ("mailchimp", "MailchimpDetector", False, ("mailchimp-key",)),
+    ("ibm_cos_hmac", "IbmCosHmacDetector", True, ("ibm-cos-hmac",)),
+    ("ibm_cloud_iam", "IbmCloudIamDetector", True, ("ibm-cloud-iam-key",)),
+    ("cloudant", "CloudantDetector", True, ("cloudant-credentials",)),
+    ("softlayer", "SoftlayerDetector", True, ("softlayer-credentials",)),
+    ("basic_auth", "BasicAuthDetector", True, ("url-credentials",)),
+)
+
+# Names whose assigned value is a credential when it looks random.
+_SECRET_NAME = (
+    r"passw(?:or)?d|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|auth[_-]?key"
+    r"|private[_-]?key|client[_-]?key|signing[_-]?key|credentials?"
+)
+_ASSIGNMENT = re.compile(
+    rf"""(?<![\w-])(?P<name>(?:[A-Za-z_][\w.-]*?)?(?:{_SECRET_NAME})[\w-]*)["'\]]*[ \t]*"""
+    r"""(?::=|=>|==?|:)[ \t]*(?P<quote>["'`]?)(?P<value>[^\s"'`,;]{8,})""",
+    re.IGNORECASE,
+)
+_SECRET_KEYWORD = re.compile(_SECRET_NAME, re.IGNORECASE)
+# A name that only describes the secret (`secret_name`, `token_url`, `password_hash`).
+_DESCRIPTIVE_SUFFIX = re.compile(
+    r"(?:name|names|id|ids|url|uri|path|file|env|var|type|field|col|column|ref|arn|length"
+    r"|len|expires?|expiry|expires_at|ttl|count|hash|hashed|digest|checksum|header|prefix"
+    r"|policy|table|schema|endpoint|label|format|mode|version|salt|provider|method)$",
+    re.IGNORECASE,
+)
+_ATTRIBUTE_PATH = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$")
+_TEMPLATED = ("{", "}", "(", ")", "$", "<", ">", "%", "[", "]")
+
+_PRIVATE_KEY_BLOCK = re.compile(
+    r"-----BEGIN (?P<label>[A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?)-----"
+    r"(?:.*?-----END (?P=label)-----|.*\Z)",
+    re.DOTALL,
+)
+_PUTTY_KEY = re.compile(r"PuTTY-User-Key-File-\d+:.*?(?:Private-MAC:[^\n]*|\Z)", re.DOTALL)
+_JWT = re.compile(r"(?<![\w-])eyJ[A-Za-z0-9_-]+=*\.[A-Za-z0-9_-]+=*\.[A-Za-z0-9_-]*=*")
+_GITHUB_FINE_GRAINED = re.compile(r"\bgithub_pat_[A-Za-z0-9_]{60,}")
+_SLACK_APP = re.compile(r"\bxapp-\d-[A-Z0-9]+-\d+-[a-z0-9]+", re.IGNORECASE)
+_AWS_SECRET = re.compile(
+    r"""aws_?secret(?:_?access)?_?key["']?[ \t]*(?:=|:)[ \t]*["']?(?P<value>[A-Za-z0-9/+]{40})(?![A-Za-z0-9/+])""",
+    re.IGNORECASE,
+)
+# `https://TOKEN@host`: a credential in the user part with no password after it.
+_URL_USER_TOKEN = re.compile(r"://(?P<value>[^\s:/@?#]{16,})@[^\s/@]")
+
+
+def _entropy(value: str) -> float:
+    counts: dict[str, int] = {}
+    for ch in value:
+        counts[ch] = counts.get(ch, 0) + 1
+    size = len(value)
+    return -sum(n / size * math.log2(n / size) for n in counts.values())
+
+
+def looks_random(value: str) -> bool:
+    """A credential-like value: long, high entropy, letters mixed with digits or symbols.
+
+    Letters-only values are names (`userPassword`, `my-app-secret`), dotted ones are
+    attribute paths (`settings.SECRET_KEY`), and anything with `{`, `(` or `$` is a
+    template or a call (`{{ env_var('PW') }}`, `md5(...)`): none is a secret itself.
+    """
+    if len(value) < 8 or any(ch in value for ch in _TEMPLATED):
+        return False
+    if _ATTRIBUTE_PATH.match(value) or value.startswith(("/", "./", "../", "~/", "http")):
+        return False
+    has_letter = any(ch.isalpha() for ch in value)
+    has_digit = any(ch.isdigit() for ch in value)
+    has_symbol = any(not ch.isalnum() and ch not in "_.-" for ch in value)
+    if not has_letter or not (has_digit or has_symbol):
+        return False
+    return _entropy(value) >= 3.0
+
+
+@lru_cache(maxsize=1)
+def _plugin_patterns() -> tuple[tuple[re.Pattern[str], bool, str], ...]:
+    """The detect-secrets regexes with their kinds, built once (its import costs ~0.1 s)."""
+    import importlib
+
+    patterns: list[tuple[re.Pattern[str], bool, str]] = []
+    for module, cls_name, in_group, kinds in _PLUGIN_KINDS:
+        plugin = getattr(importlib.import_module(f"detect_secrets.plugins.{module}"), cls_name)
+        for i, pattern in enumerate(plugin.denylist):
+            patterns.append((pattern, in_group, kinds[min(i, len(kinds) - 1)]))
+    return tuple(patterns)
+
+
+@lru_cache(maxsize=1)
+def _jwt_is_valid() -> Callable[[str], bool]:
+    from detect_secrets.plugins.jwt import JwtTokenDetector
+
+    return JwtTokenDetector.is_formally_valid
+
+
+def _match_span(match: re.Match[str]) -> tuple[int, int]:
+    """The secret inside a match: its first non-empty group, else the whole match."""
+    for i in range(1, (match.re.groups or 0) + 1):
+        if match.group(i):
+            return match.span(i)
+    return match.span()
+
+
+def find_secrets(text: str) -> list[SecretHit]:
+    """Every credential in `text`, overlaps merged, in text order."""
+    hits: list[SecretHit] = []
+    rank = 0
+
+    def add(start: int, end: int, kind: str) -> None:
+        if end > start:
+            hits.append(SecretHit(start, end, kind, rank))
+
+    for match in _PRIVATE_KEY_BLOCK.finditer(text):
+        add(*match.span(), "private-key")
+    for match in _PUTTY_KEY.finditer(text):
+        add(*match.span(), "private-key")
+    rank += 1
+    valid_jwt = _jwt_is_valid()
+    for match in _JWT.finditer(text):
+        if valid_jwt(match.group()):
+            add(*match.span(), "jwt")
+    for pattern, kind in ((_GITHUB_FINE_GRAINED, "github-token"), (_SLACK_APP, "slack-token")):
+        for match in pattern.finditer(text):
+            add(*match.span(), kind)
+    for match in _AWS_SECRET.finditer(text):
+        add(*match.span("value"), "aws-secret-key")
+    for pattern, in_group, kind in _plugin_patterns():
+        rank += 1
+        for match in pattern.finditer(text):
+            add(*(_match_span(match) if in_group else match.span()), kind)
+    rank += 1
+    for match in _URL_USER_TOKEN.finditer(text):
+        if looks_random(match.group("value")):
+            add(*match.span("value"), "url-credentials")
+    rank += 1
+    for match in _assignments(text):
+        name, value = match.group("name"), match.group("value")
+        if match.group("quote"):
+            value = value.rstrip(match.group("quote"))
+        if _DESCRIPTIVE_SUFFIX.search(name) or not looks_random(value):
+            continue
+        kind = "aws-secret-key" if "aws" in name.lower() else "secret-assignment"
+        start = match.start("value")
+        add(start, start + len(value), kind)
+    return _merge(hits)
+
+
+def _assignments(text: str) -> Iterator[re.Match[str]]:
+    """Assignments to secret names, searched only on lines that hold such a name (fast)."""
+    done = -1
+    for keyword in _SECRET_KEYWORD.finditer(text):
+        if keyword.start() < done:
+            continue
+        start = text.rfind("\n", 0, keyword.start()) + 1
+        end = text.find("\n", keyword.end())
+        done = len(text) if end < 0 else end
+        yield from _ASSIGNMENT.finditer(text, start, done)
+
+
+def _merge(hits: list[SecretHit]) -> list[SecretHit]:
+    """Keep the most specific hit where two overlap: a GitHub token inside a URL stays a
+    GitHub token, and a looser match never stretches the redaction over plain text."""
+    kept: list[SecretHit] = []  # disjoint, sorted by start
+    starts: list[int] = []
+    for hit in sorted(hits, key=lambda h: (h.rank, h.start, -h.end)):
+        at = bisect.bisect_left(starts, hit.start)
+        if at > 0 and kept[at - 1].end > hit.start:
+            continue
+        if at < len(kept) and kept[at].start < hit.end:
+            continue
+        kept.insert(at, hit)
+        starts.insert(at, hit.start)
+    return kept
+
+
+def redact(text: str) -> tuple[str, list[str]]:
+    """`text` with every credential value replaced by `[redacted: KIND]`, and the kinds found.
+
+    The kinds are listed once each, in the order they first appear; an empty list
+    means the text is unchanged.
+    """
+    hits = find_secrets(text)
+    if not hits:
+        return text, []
+    parts: list[str] = []
+    kinds: list[str] = []
+    at = 0
+    for hit in hits:
+        parts += [text[at : hit.start], f"[redacted: {hit.kind}]"]
+        at = hit.end
+        if hit.kind not in kinds:
+            kinds.append(hit.kind)
+    parts.append(text[at:])
+    return "".join(parts), kinds
