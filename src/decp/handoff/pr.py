@@ -94,7 +94,7 @@ def resolve_range(
         return Range(since, sha, f"since {since}", gitinfo.commit_time(root, sha))
     if not in_repo:
         return Range(None, None, "not a git repository: all sessions", None)
-    base = gitinfo.default_base(root)
+    base = _default_base(root)
     if base:
         sha, label = base
         return Range(None, sha, label, gitinfo.commit_time(root, sha))
@@ -112,6 +112,15 @@ def resolve_range(
         )
     current = gitinfo.head(root)
     return Range(None, current, "uncommitted changes only (no base branch or session start)", None)
+
+
+def _default_base(root: Any) -> tuple[str, str] | None:
+    current = gitinfo.head(root)
+    name = gitinfo.default_branch(root)
+    if current is None or name is None:
+        return None
+    base = gitinfo.merge_base(root, name)
+    return (base, f"merge-base with {name}") if base and base != current else None
 
 
 def _after(stamp: str, since: datetime | None) -> bool:

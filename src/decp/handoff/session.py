@@ -41,6 +41,7 @@ _NAME_RE = re.compile(r"(?P<date>\d{4}-\d{2}-\d{2})-(?P<n>\d+)\.md")
 _META_RE = re.compile(r"<!--[ \t]*decp:session[ \t]+(?P<pairs>.*?)[ \t]*-->")
 _SECTION_RE = re.compile(r"##[ \t]+(?P<name>.*?)[ \t]*")
 _ITEM_RE = re.compile(r"(?:[-*]|\d+[.)])[ \t]+(?P<text>.*)")
+GIT_ID_KEYS = ("start_head", "head", "tree")  # summary values decp passes to git
 _LABEL_RE = re.compile(r"\*\*(?P<label>Goal|Task):\*\*[ \t]*(?P<text>.*?)[ \t]*")
 
 
@@ -76,9 +77,12 @@ def read_snapshot(config: Config) -> Snapshot | None:
         return None
     try:
         data = json.loads(read_text(path))
+        head = data.get("head")
+        if head is not None:
+            gitinfo.object_id(str(head), key="head", path=path)
         return Snapshot(
             started=str(data["started"]),
-            head=data.get("head"),
+            head=head,
             branch=data.get("branch"),
             loops=dict(data.get("loops", {})),
             state=dict(data.get("state", {})),
@@ -365,6 +369,7 @@ def end_session(
 def parse_summary(path: Path, root: Path | None = None) -> Summary:
     """Read a summary back (tolerant: hand edits are fine, unknown sections ignored)."""
     text = read_text(path)
+    shown = path.relative_to(root) if root and path.is_relative_to(root) else path
     meta: dict[str, str] = {}
     sections: dict[str, list[str]] = {}
     goal = task = ""
@@ -375,6 +380,9 @@ def parse_summary(path: Path, root: Path | None = None) -> Summary:
         found = _META_RE.fullmatch(line.strip())
         if found and not meta:
             meta = dict(pair.split("=", 1) for pair in found["pairs"].split() if "=" in pair)
+            for key in GIT_ID_KEYS:
+                if meta.get(key, "-") != "-":
+                    gitinfo.object_id(meta[key], key=key, path=shown, line=number)
             continue
         label = _LABEL_RE.fullmatch(line)
         if label and not current:
