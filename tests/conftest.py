@@ -17,6 +17,19 @@ EXAMPLES = REPO_ROOT / "examples"
 # Nothing may touch the network at test time: tiktoken must not try downloads.
 os.environ.pop("DECP_TIKTOKEN_DOWNLOAD", None)
 
+
+@pytest.fixture(scope="session")
+def copier_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pytest-copier's template: exactly what Copier reads (not .venv), committed and tagged."""
+    from template_helpers import commit_all, copy_lead_template, git, git_init
+
+    src = copy_lead_template(tmp_path_factory.mktemp("copier-template") / "decp")
+    git_init(src)
+    commit_all(src, "template")
+    git(src, "tag", "v99.99.99")
+    return src
+
+
 MINIMAL_CONFIG = """\
 [project]
 name = "shop"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -94,3 +95,28 @@ def test_generated_reference_pages_show_real_sources(site: Path) -> None:
     assert "decp doctor" in cli and "--fix" in cli
     stamped = (site / "reference" / "stamped-files" / "index.html").read_text("utf-8")
     assert "decp:begin" in stamped and "decp session protocol" in stamped
+
+
+ASSET_RE = re.compile(r"""<(?:script|img|link)\b[^>]*?\b(?:src|href)="([^"]+)\"""")
+ASSET_EXT = re.compile(r"\.(?:js|css|png|svg|ico|jpe?g|gif|webp|woff2?)(?:[?#].*)?$")
+VENDORED_MERMAID = "assets/vendor/mermaid.min.js"
+
+
+def test_every_asset_the_built_html_references_exists(site: Path) -> None:
+    """Scripts, styles and images each page loads are in site/ (offline docs keep their diagrams)."""
+    missing: dict[str, set[str]] = {}
+    for page in site.rglob("*.html"):
+        if page.name == "404.html":
+            continue  # served from any depth, so it links assets by the site_url's absolute path
+        for ref in ASSET_RE.findall(page.read_text(encoding="utf-8")):
+            if re.match(r"^(?:[a-z]+:|//|#)", ref) or not ASSET_EXT.search(ref):
+                continue  # external, data:, in-page, or a link to a page rather than an asset
+            target = (page.parent / ref.split("#")[0].split("?")[0]).resolve()
+            if not target.is_file():
+                where = os.path.relpath(target, site.resolve())
+                missing.setdefault(where, set()).add(str(page.relative_to(site)))
+    if set(missing) == {VENDORED_MERMAID}:
+        pytest.skip(f"{VENDORED_MERMAID} not vendored: `make docs` fetches it (needs npm)")
+    assert not missing, (
+        f"assets referenced by the built HTML but absent from site/: {sorted(missing)}"
+    )

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pytest_copier.plugin import CopierFixture
 from template_helpers import (
     ALL_AGENTS,
     PROJECT_TYPES,
@@ -329,16 +330,12 @@ BAD_ANSWERS = [
     ("data", "question", "hint"), BAD_ANSWERS, ids=[str(d) for d, _, _ in BAD_ANSWERS]
 )
 def test_validators_reject_bad_answers(
-    data: dict[str, object],
-    question: str,
-    hint: str,
-    template_repo: TemplateRepo,
-    tmp_path: Path,
+    data: dict[str, object], question: str, hint: str, copier: CopierFixture, tmp_path: Path
 ) -> None:
     """Copier raises ValueError naming the question and the validator's how-to-fix text."""
     dst = tmp_path / "dst"
     with pytest.raises(ValueError) as excinfo:
-        stamp(template_repo.path, dst, data=data)
+        copier.copy(dst, **data)
     message = str(excinfo.value)
     assert f"'{question}'" in message, message
     assert hint in message, message
@@ -475,3 +472,51 @@ def test_doctor_fix_refreshes_a_hand_edited_block(existing_repo: Path, tmp_path:
     assert run_doctor(root, "--fix").returncode == 0
     assert target.read_bytes() == good, "--fix did not restore the decp block"
     assert target.read_bytes().startswith(EXISTING[".github/copilot-instructions.md"].encode())
+
+
+# --- the newcomer path: closing message and question order -------------------------
+
+
+def test_closing_message_names_the_real_source_and_kept_files(
+    copier: CopierFixture, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Stamping into `.`: no doubled dot, an install line for this template, kept files explained."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "CLAUDE.md").write_text("my own notes\n", encoding="utf-8")
+    monkeypatch.chdir(repo)
+    copier.copy(Path("."))
+    out = capfd.readouterr()
+    text = out.out + out.err
+    assert "decp protocol stamped into this folder.\n" in text
+    assert "stamped into .." not in text
+    assert f'Next: pip install "{copier.template}"' in text
+    assert "pip install decp" not in text
+    assert "were kept on purpose; `decp doctor --fix` adds decp's block to them." in text
+    assert (repo / "CLAUDE.md").read_text(encoding="utf-8") == "my own notes\n"
+
+
+def test_closing_message_turns_a_github_shorthand_into_a_pip_url() -> None:
+    """`gh:owner/repo` (what most people type) becomes an installable git+https URL."""
+    from jinja2 import Environment
+
+    raw = yaml.safe_load_all((REPO_ROOT / "copier.yml").read_text(encoding="utf-8"))
+    message = next(iter(raw))["_message_after_copy"]
+    env = Environment(keep_trailing_newline=True)
+    for src, expected in [
+        ("gh:decp-dev/decp", "git+https://github.com/decp-dev/decp"),
+        ("https://git.example.org/team/decp.git", "git+https://git.example.org/team/decp.git"),
+        ("../decp", "../decp"),
+    ]:
+        text = env.from_string(message).render(
+            _copier_answers={"_src_path": src}, _copier_conf={"dst_path": "shop"}
+        )
+        assert f'Next: pip install "{expected}"' in text, text
+        assert "decp protocol stamped into shop." in text
+
+
+def test_dbt_questions_come_right_after_the_project_type(copier: CopierFixture) -> None:
+    order = list(copier.worker().template.questions_data)
+    at = order.index("project_type")
+    assert order[at + 1 : at + 3] == ["dbt_project_dir", "dbt_manifest"], order
+    assert order.index("dbt_project_dir") < order.index("budget_session_start")
