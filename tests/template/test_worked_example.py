@@ -26,9 +26,8 @@ START_CAP = 3000
 STEPS = ["scope", "loops", "decisions", "handoff and resume", "gtd export", "pr narrative"]
 # Figures fixed by the inputs alone: they must match exactly.
 EXACT = {"raw_manifest", "nodes", "dbt_mp", "agents_protocol"}
-# The packs are meant to be stable too, but `decp dbt scope` orders some group edges by set
-# iteration (PYTHONHASHSEED), which can move a JSON pack by a few tokens between runs.
-STABLE_TOLERANCE = 0.01
+# The packs are byte-stable (deterministic order, pinned tokenizer): they must match exactly.
+STABLE_TOLERANCE = 0.0
 # Figures that carry timestamps or git SHAs (session summary, resume pack, …) may move a little.
 VOLATILE_TOLERANCE = 0.05
 
@@ -112,7 +111,7 @@ def test_published_figures_match_a_fresh_run(example: dict[str, Any]) -> None:
         if key in EXACT:
             slack = 0.0
         elif key in stable:
-            slack = max(5, STABLE_TOLERANCE * value)
+            slack = STABLE_TOLERANCE * value
         else:
             slack = max(10, VOLATILE_TOLERANCE * value)
         assert abs(committed[key] - value) <= slack, (
