@@ -9,7 +9,11 @@ Semantics follow dbt-core's selector_spec/selector_methods, not a lookalike:
   dotted value (`core.final` = every node under models/core/final). A name is
   never matched against a middle segment of the fqn, so a folder that happens
   to share a model's name does not add roots;
-* wildcards (`*`, `?`, `[...]`) switch that part and the rest to fnmatch;
+* from the first part with a wildcard (`*`, `?`, `[...]`) on, the rest of the fqn,
+  joined by dots, must fnmatch the rest of the value: `ord*` selects nothing (no
+  fqn starts with it) and `*orders` selects every fqn ending in `orders`;
+* every method is one function in `METHODS` (dbt-core's MethodManager registry);
+  `path:` is a filesystem glob from the project root (see `glob_match`);
 * graph operators `+m`, `m+`, `N+m`, `m+N`, `@m` walk every edge, tests
   included, exactly like dbt's graph; space is union, comma is intersection,
   and `--exclude` is set difference.
@@ -21,10 +25,11 @@ nodes.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import PurePosixPath
+from typing import Protocol
 
 from decp.core.errors import UsageError
 from decp.dbt.graph import TEST, Graph
@@ -37,28 +42,50 @@ _SPEC = re.compile(
     r"(?:(?P<children>\+)(?P<children_depth>\d*))?\Z"
 )
 _WILDCARDS = ("*", "?", "[", "]")
-# Methods decp evaluates offline, and the node kinds each one searches (as dbt does).
-SUPPORTED_METHODS = (
-    "fqn",
-    "tag",
-    "path",
-    "file",
-    "package",
-    "source",
-    "exposure",
-    "resource_type",
-    "test_name",
-    "test_type",
-    "group",
-    "access",
-    "config.materialized",
-)
-# Valid dbt methods decp does not evaluate: most need state or run artifacts.
-DBT_ONLY_METHODS = ("state", "result", "source_status", "version", "config", "metric")
-DBT_ONLY_METHODS += ("semantic_model", "saved_query", "unit_test", "wildcard")
-_NODE_KINDS = ("model", "seed", "snapshot", "analysis", "test", "sql_operation")
-RESOURCE_TYPES = (*_NODE_KINDS, "source", "exposure")
+# dbt's NodeType values: a valid type decp does not read (macro, metric...) selects nothing.
+RESOURCE_TYPES = (
+    "model", "analysis", "test", "snapshot", "operation", "seed", "rpc", "sql_operation",
+    "doc", "source", "macro", "exposure", "metric", "group", "saved_query", "semantic_model",
+    "unit_test", "fixture", "function",
+)  # fmt: skip
 _SQL_SUFFIXES = (".sql", ".py", ".csv")
+_PARSED_KINDS = frozenset({"model", "seed", "snapshot", "analysis", "test", "sql_operation"})
+_PARSED_KINDS |= {"operation", "function"}
+
+
+class StateComparison(Protocol):
+    """What `state:` asks (built by decp.dbt.changes): the nodes one state check picks."""
+
+    def matches(self, graph: Graph, value: str) -> set[str]:
+        """Node ids for `state:<value>`; UsageError for a check it cannot decide."""
+        ...
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a method may need besides the graph: the comparison state, for `state:`."""
+
+    state: StateComparison | None = None
+
+
+MethodFn = Callable[[Graph, str, tuple[str, ...], Context], set[str]]
+# name -> search function, like dbt-core's MethodManager.SELECTOR_METHODS. A method's
+# arguments are the dotted parts after its name (`config.materialized` -> ("materialized",)).
+METHODS: dict[str, MethodFn] = {}
+# Valid dbt methods decp cannot answer from a manifest alone (run artifacts, resources
+# decp does not read); they get a clear error instead of an empty selection.
+DBT_ONLY_METHODS = ("result", "source_status", "version", "metric", "semantic_model")
+DBT_ONLY_METHODS += ("saved_query", "unit_test")
+
+
+def method(name: str) -> Callable[[MethodFn], MethodFn]:
+    """Register a selector method under its dbt name."""
+
+    def register(fn: MethodFn) -> MethodFn:
+        METHODS[name] = fn
+        return fn
+
+    return register
 
 
 @dataclass(frozen=True)
@@ -128,22 +155,6 @@ def parse_criterion(raw: str) -> Criterion:
     )
 
 
-def _check_method(method: str, raw: str) -> None:
-    if method in SUPPORTED_METHODS:
-        return
-    base = method.split(".", 1)[0]
-    if base in DBT_ONLY_METHODS:
-        raise UsageError(
-            f"selector {raw!r}: dbt's `{method}:` method is not supported offline by decp "
-            "(it needs state, run results or resources decp does not read).",
-            fix=f"select by one of: {', '.join(SUPPORTED_METHODS)}.",
-        )
-    raise UsageError(
-        f"unknown selector method {method!r} in {raw!r}.",
-        fix=f"use one of: {', '.join(SUPPORTED_METHODS)} (or a bare model name).",
-    )
-
-
 def parse_spec(text: str) -> list[list[Criterion]]:
     """`a+ b,c` -> [[a+], [b, c]]: a union of intersections, as on dbt's command line."""
     words = text.split()
@@ -165,12 +176,17 @@ def parse_spec(text: str) -> list[list[Criterion]]:
 
 
 def fqn_matches(fqn: tuple[str, ...], selector: str, versioned: bool = False) -> bool:
-    """dbt's rule: the name equals the fqn leaf, or the dotted selector is a prefix of the
-    fqn, tried with and without the package (dbt-core 1.11 `is_selected_node`)."""
-    return _fqn_prefix(fqn, selector, versioned) or _fqn_prefix(fqn[1:], selector, versioned)
+    """dbt's `QualifiedNameSelectorMethod.node_is_match`: the rule tried on the fqn with
+    and without its package (dbt-core 1.11 `is_selected_node`)."""
+    return _is_selected_node(fqn, selector, versioned) or _is_selected_node(
+        fqn[1:], selector, versioned
+    )
 
 
-def _fqn_prefix(fqn: tuple[str, ...], selector: str, versioned: bool) -> bool:
+def _is_selected_node(fqn: tuple[str, ...], selector: str, versioned: bool) -> bool:
+    """The value equals the leaf (versioned: the name, or name_version), or its dotted parts
+    are a prefix of the flattened fqn; from the first wildcard part on, the rest of the
+    fqn, joined by dots, must fnmatch the rest of the value (so `*` also spans dots)."""
     if not fqn:
         return False
     if versioned and len(fqn) > 1:
@@ -186,28 +202,47 @@ def _fqn_prefix(fqn: tuple[str, ...], selector: str, versioned: bool) -> bool:
         return False
     for i, part in enumerate(wanted):
         if any(w in part for w in _WILDCARDS):
-            if fnmatchcase(".".join(flat[i:]), ".".join(wanted[i:])):
-                return True
-            if "." not in selector:  # a bare pattern also matches the leaf, at any depth
-                leaf = fqn[-2] if versioned and len(fqn) > 1 else fqn[-1]
-                return fnmatchcase(leaf, selector)
-            return False
+            return fnmatchcase(".".join(flat[i:]), ".".join(wanted[i:]))
         if flat[i] != part:
             return False
     return True
 
 
-def glob_match(path: str, pattern: str) -> bool:
-    """pathlib-style glob, anchored: `*` and `?` stay within one folder, `**` spans folders."""
-    regex = _GLOB_CACHE.get(pattern)
+def glob_match(path: str, pattern: str, *, is_dir: bool = True) -> bool:
+    """Would `Path.glob(pattern)` from the project root find `path` on disk?
+
+    `*`, `?` and `[...]` stay inside one path segment; a `**` segment spans zero or
+    more folders, and only folders (as in Python 3.11/3.12, which dbt 1.11 runs on:
+    a file is found only by the pattern's last, non-`**` segment). Matching is
+    anchored at both ends and case-sensitive.
+    """
+    parts = tuple(path.split("/"))
+    wanted = tuple(p for p in pattern.split("/") if p not in (".", ""))
+    return _glob_parts(parts, wanted, is_dir)
+
+
+def _glob_parts(parts: tuple[str, ...], pattern: tuple[str, ...], is_dir: bool) -> bool:
+    if not pattern:
+        return not parts
+    head, rest = pattern[0], pattern[1:]
+    if head == "**":
+        # `**` consumes folders only: never the last part of a file
+        stop = len(parts) + 1 if is_dir else len(parts)
+        return any(_glob_parts(parts[i:], rest, is_dir) for i in range(stop))
+    if not parts or not _segment_match(parts[0], head):
+        return False
+    if len(parts) == 1 and not is_dir and rest:
+        return False  # a file is never a folder for the pattern's next segment
+    return _glob_parts(parts[1:], rest, is_dir)
+
+
+def _segment_match(name: str, pattern: str) -> bool:
+    if not any(w in pattern for w in _WILDCARDS):
+        return name == pattern
+    regex = _SEGMENT_CACHE.get(pattern)
     if regex is None:
-        parts = [
-            "(?:[^/]+/)*" if segment == "**" else _segment_regex(segment) + "/"
-            for segment in pattern.split("/")
-        ]
-        regex = re.compile("".join(parts).removesuffix("/") + r"\Z")
-        _GLOB_CACHE[pattern] = regex
-    return regex.match(path) is not None
+        regex = _SEGMENT_CACHE[pattern] = re.compile(_segment_regex(pattern) + r"\Z")
+    return regex.match(name) is not None
 
 
 def _segment_regex(segment: str) -> str:
@@ -238,21 +273,71 @@ def _class_end(segment: str, start: int) -> int:
     return segment.find("]", j)
 
 
-_GLOB_CACHE: dict[str, re.Pattern[str]] = {}
+_SEGMENT_CACHE: dict[str, re.Pattern[str]] = {}
 
 
-def _path_matches(node: Node, value: str) -> bool:
-    """`path:` as dbt globs it from the project root: the file, its YAML, or a parent dir."""
-    pattern = value.strip().rstrip("/").removeprefix("./")
-    if not pattern or not node.path:
+def _path_matches(node: Node, pattern: str) -> bool:
+    """dbt globs `path:` from the project root, then keeps a node when the glob found its
+    file, its YAML (patch_path) or one of its file's folders."""
+    if not node.path:
         return False
-    candidates = [node.path, *(str(p) for p in PurePosixPath(node.path).parents if str(p) != ".")]
-    if node.patch_path:
-        candidates.append(node.patch_path)
-    return any(glob_match(c, pattern) for c in candidates)
+    folders = [str(p) for p in PurePosixPath(node.path).parents if str(p) != "."]
+    files = [node.path, node.patch_path] if node.patch_path else [node.path]
+    return any(glob_match(f, pattern, is_dir=False) for f in files) or any(
+        glob_match(d, pattern) for d in folders
+    )
 
 
-def _source_matches(node: Node, value: str) -> bool:
+def _no_arguments(name: str, args: tuple[str, ...]) -> None:
+    if args:
+        raise UsageError(
+            f"selector method `{name}.{'.'.join(args)}:` takes no arguments.",
+            fix=f"write `{name}:VALUE`.",
+        )
+
+
+def _is_parsed(node: Node) -> bool:
+    """dbt's `parsed_nodes`: manifest.nodes (not sources or exposures)."""
+    return node.kind in _PARSED_KINDS
+
+
+@method("fqn")
+def _fqn(graph: Graph, value: str, args: tuple[str, ...], ctx: Context) -> set[str]:
+    _no_arguments("fqn", args)
+    if "." not in value and not any(w in value for w in _WILDCARDS):
+        return set(graph.bare_name_matches(value))
+    return {
+        n.uid
+        for n in graph.nodes.values()
+        if n.kind != "source" and fqn_matches(n.fqn, value, n.versioned)
+    }
+
+
+@method("tag")
+def _tag(graph: Graph, value: str, args: tuple[str, ...], ctx: Context) -> set[str]:
+    _no_arguments("tag", args)
+    return {n.uid for n in graph.nodes.values() if any(fnmatchcase(t, value) for t in n.tags)}
+
+
+@method("group")
+def _group(graph: Graph, value: str, args: tuple[str, ...], ctx: Context) -> set[str]:
+    _no_arguments("group", args)
+    return {
+        n.uid
+        for n in graph.nodes.values()
+        if n.group and _is_parsed(n) and fnmatchcase(n.group, value)
+    }
+
+
+@method("access")
+def _access(graph: Graph, value: str, args: tuple[str, ...], ctx: Context) -> set[str]:
+    _no_arguments("access", args)
+    return {n.uid for n in graph.nodes.values() if n.kind == "model" and n.access == value}
+
+
+@method("source")
+def _source(graph: Graph, value: str, args: tuple[str, ...], ctx: Context) -> set[str]:
+    _no_arguments("source", args)
     parts = value.split(".")
     if len(parts) > 3:
         raise UsageError(
@@ -265,79 +350,153 @@ def _source_matches(node: Node, value: str) -> bool:
         package, (source, table) = "*", parts
     else:
         package, source, table = parts
-    return (
-        fnmatchcase(node.package, package)
-        and fnmatchcase(node.source_name, source)
-        and fnmatchcase(node.name, table)
-    )
+    return {
+        n.uid
+        for n in graph.nodes.values()
+        if n.kind == "source"
+        and fnmatchcase(n.package, package)
+        and fnmatchcase(n.source_name, source)
+        and fnmatchcase(n.name, table)
+    }
 
 
-def _exposure_matches(node: Node, value: str) -> bool:
+@method("exposure")
+def _exposure(graph: Graph, value: str, args: tuple[str, ...], ctx: Context) -> set[str]:
+    _no_arguments("exposure", args)
     parts = value.split(".")
     if len(parts) > 2:
         raise UsageError(
             f"invalid exposure selector {value!r}.", fix="write exposure:NAME or exposure:PKG.NAME."
         )
     package, name = ("*", parts[0]) if len(parts) == 1 else parts
-    return fnmatchcase(node.package, package) and fnmatchcase(node.name, name)
+    return {
+        n.uid
+        for n in graph.nodes.values()
+        if n.kind == "exposure" and fnmatchcase(n.package, package) and fnmatchcase(n.name, name)
+    }
 
 
-def _test_type(node: Node, value: str) -> bool:
+@method("path")
+def _path(graph: Graph, value: str, args: tuple[str, ...], ctx: Context) -> set[str]:
+    _no_arguments("path", args)
+    pattern = value.strip().rstrip("/")
+    while pattern.startswith("./"):
+        pattern = pattern[2:]
+    if not pattern or pattern == ".":
+        return {n.uid for n in graph.nodes.values() if n.path}
+    return {n.uid for n in graph.nodes.values() if _path_matches(n, pattern)}
+
+
+@method("file")
+def _file(graph: Graph, value: str, args: tuple[str, ...], ctx: Context) -> set[str]:
+    _no_arguments("file", args)
+    out = set()
+    for n in graph.nodes.values():
+        name = PurePosixPath(n.path).name if n.path else ""
+        if fnmatchcase(name, value) or fnmatchcase(PurePosixPath(name).stem, value):
+            out.add(n.uid)
+    return out
+
+
+@method("package")
+def _package(graph: Graph, value: str, args: tuple[str, ...], ctx: Context) -> set[str]:
+    _no_arguments("package", args)
+    if value == "this" and graph.meta.get("project_name"):
+        value = graph.meta["project_name"]  # dbt: `this` is the root project
+    return {n.uid for n in graph.nodes.values() if fnmatchcase(n.package, value)}
+
+
+@method("config")
+def _config(graph: Graph, value: str, args: tuple[str, ...], ctx: Context) -> set[str]:
+    if args != ("materialized",):
+        key = ".".join(args) or "(none)"
+        raise UsageError(
+            f"selector `config.{key}:` is not supported offline by decp: the slim graph keeps "
+            "only config.materialized.",
+            fix="use config.materialized:VALUE, tag:, path: or fqn:.",
+        )
+    return {
+        n.uid
+        for n in graph.nodes.values()
+        if n.kind not in ("exposure", "test") and n.materialized == value
+    } | {n.uid for n in graph.nodes.values() if n.kind == "test" and value == "test"}
+
+
+@method("resource_type")
+def _resource_type(graph: Graph, value: str, args: tuple[str, ...], ctx: Context) -> set[str]:
+    _no_arguments("resource_type", args)
+    if value not in RESOURCE_TYPES:
+        raise UsageError(
+            f"invalid resource_type {value!r}.", fix=f"use one of: {', '.join(RESOURCE_TYPES)}."
+        )
+    return {n.uid for n in graph.nodes.values() if n.kind == value}
+
+
+@method("test_name")
+def _test_name(graph: Graph, value: str, args: tuple[str, ...], ctx: Context) -> set[str]:
+    _no_arguments("test_name", args)
+    return {
+        n.uid
+        for n in graph.nodes.values()
+        if n.kind == TEST and n.test_name and fnmatchcase(n.test_name, value)
+    }
+
+
+@method("test_type")
+def _test_type(graph: Graph, value: str, args: tuple[str, ...], ctx: Context) -> set[str]:
+    """As dbt-core 1.11 tests it: `value in "data"` is a substring test there, kept as is."""
+    _no_arguments("test_type", args)
     if value in ("generic", "schema"):
-        return bool(node.test_name)
-    if value in ("singular", "data"):
-        return not node.test_name
+        wanted = {"generic"}
+    elif value in "data":
+        wanted = {"generic", "singular"}
+    elif value in "singular":
+        wanted = {"singular"}
+    elif value in "unit":
+        wanted = set()  # unit tests are not in the graph
+    else:
+        raise UsageError(
+            f"invalid test_type {value!r}.",
+            fix="use test_type:generic, test_type:singular, test_type:unit or test_type:data.",
+        )
+    return {
+        n.uid
+        for n in graph.nodes.values()
+        if n.kind == TEST and ("generic" if n.test_name else "singular") in wanted
+    }
+
+
+@method("state")
+def _state(graph: Graph, value: str, args: tuple[str, ...], ctx: Context) -> set[str]:
+    _no_arguments("state", args)
+    if ctx.state is None:
+        raise UsageError(
+            f"`state:{value}` needs something to compare with.",
+            fix="run it through `decp dbt scope`/`decp dbt impact` (optionally with --state DIR).",
+        )
+    return ctx.state.matches(graph, value)
+
+
+def _check_method(name: str, raw: str) -> None:
+    base = name.split(".", 1)[0]
+    if base in METHODS:
+        return
+    if base in DBT_ONLY_METHODS:
+        raise UsageError(
+            f"selector {raw!r}: dbt's `{name}:` method is not supported offline by decp "
+            "(it needs run results or resources decp does not read).",
+            fix=f"select by one of: {', '.join(METHODS)}.",
+        )
     raise UsageError(
-        f"invalid test_type {value!r}.", fix="use test_type:generic or test_type:singular."
+        f"unknown selector method {name!r} in {raw!r}.",
+        fix=f"use one of: {', '.join(METHODS)} (or a bare model name).",
     )
 
 
-def _method_roots(graph: Graph, crit: Criterion) -> set[str]:
-    method, value = crit.method, crit.value
-    nodes = graph.nodes.values()
-    if method == "fqn":
-        if "." not in value and not any(w in value for w in _WILDCARDS):
-            return set(graph.bare_name_matches(value))
-        return {
-            n.uid for n in nodes if n.kind != "source" and fqn_matches(n.fqn, value, n.versioned)
-        }
-    if method == "tag":
-        return {n.uid for n in nodes if any(fnmatchcase(t, value) for t in n.tags)}
-    if method == "path":
-        return {n.uid for n in nodes if _path_matches(n, value)}
-    if method == "file":
-        return {
-            n.uid
-            for n in nodes
-            if n.path
-            and (
-                fnmatchcase(PurePosixPath(n.path).name, value)
-                or fnmatchcase(PurePosixPath(n.path).stem, value)
-            )
-        }
-    if method == "package":
-        return {n.uid for n in nodes if fnmatchcase(n.package, value)}
-    if method == "source":
-        return {n.uid for n in nodes if n.kind == "source" and _source_matches(n, value)}
-    if method == "exposure":
-        return {n.uid for n in nodes if n.kind == "exposure" and _exposure_matches(n, value)}
-    if method == "resource_type":
-        if value not in RESOURCE_TYPES:
-            raise UsageError(
-                f"invalid resource_type {value!r}.", fix=f"use one of: {', '.join(RESOURCE_TYPES)}."
-            )
-        return {n.uid for n in nodes if n.kind == value}
-    if method == "test_name":
-        return {n.uid for n in nodes if n.kind == TEST and fnmatchcase(n.test_name, value)}
-    if method == "test_type":
-        return {n.uid for n in nodes if n.kind == TEST and _test_type(n, value)}
-    if method == "group":
-        return {n.uid for n in nodes if n.group and fnmatchcase(n.group, value)}
-    if method == "access":
-        return {n.uid for n in nodes if n.kind == "model" and n.access == value}
-    if method == "config.materialized":
-        return {n.uid for n in nodes if n.materialized == value and n.kind != "exposure"}
-    raise AssertionError(method)  # pragma: no cover - parse_criterion rejects the rest
+def method_roots(graph: Graph, crit: Criterion, ctx: Context = Context()) -> set[str]:
+    """The nodes one criterion's method picks (before graph operators)."""
+    base, *args = crit.method.split(".")
+    return METHODS[base](graph, crit.value, tuple(args), ctx)
 
 
 # --- graph operators ------------------------------------------------------------------
@@ -363,8 +522,8 @@ def _walk(graph: Graph, start: Iterable[str], depth: int | None, up: bool) -> se
     return found
 
 
-def _criterion(graph: Graph, crit: Criterion) -> tuple[set[str], set[str]]:
-    roots = _method_roots(graph, crit)
+def _criterion(graph: Graph, crit: Criterion, ctx: Context) -> tuple[set[str], set[str]]:
+    roots = method_roots(graph, crit, ctx)
     result = set(roots)
     if crit.childrens_parents:
         down = _walk(graph, roots, None, up=False) | roots
@@ -376,22 +535,29 @@ def _criterion(graph: Graph, crit: Criterion) -> tuple[set[str], set[str]]:
     return result, roots
 
 
-def _evaluate(graph: Graph, spec: list[list[Criterion]]) -> tuple[set[str], set[str]]:
+def _evaluate(graph: Graph, spec: list[list[Criterion]], ctx: Context) -> tuple[set[str], set[str]]:
     uids: set[str] = set()
     roots: set[str] = set()
     for intersection in spec:
-        results = [_criterion(graph, crit) for crit in intersection]
+        results = [_criterion(graph, crit, ctx) for crit in intersection]
         chosen = set.intersection(*(r for r, _ in results))
         uids |= chosen
         roots |= set().union(*(rt for _, rt in results)) & chosen
     return uids, roots
 
 
-def select(graph: Graph, select_text: str, exclude_text: str | None = None) -> Selection:
+def select(
+    graph: Graph,
+    select_text: str,
+    exclude_text: str | None = None,
+    *,
+    state: StateComparison | None = None,
+) -> Selection:
     """Evaluate --select minus --exclude; UsageError for syntax dbt would reject."""
-    uids, roots = _evaluate(graph, parse_spec(select_text))
+    ctx = Context(state)
+    uids, roots = _evaluate(graph, parse_spec(select_text), ctx)
     if exclude_text and exclude_text.strip():
-        dropped, _ = _evaluate(graph, parse_spec(exclude_text))
+        dropped, _ = _evaluate(graph, parse_spec(exclude_text), ctx)
         uids -= dropped
         roots -= dropped
     return Selection(frozenset(uids), frozenset(roots))
