@@ -74,8 +74,8 @@ MethodFn = Callable[[Graph, str, tuple[str, ...], Context], set[str]]
 METHODS: dict[str, MethodFn] = {}
 # Valid dbt methods decp cannot answer from a manifest alone (run artifacts, resources
 # decp does not read); they get a clear error instead of an empty selection.
-DBT_ONLY_METHODS = ("result", "source_status", "version", "metric", "semantic_model")
-DBT_ONLY_METHODS += ("saved_query", "unit_test")
+DBT_ONLY_METHODS: tuple[str, ...] = ("result", "source_status", "version", "metric")
+DBT_ONLY_METHODS += ("semantic_model", "saved_query", "unit_test")
 
 
 def method(name: str) -> Callable[[MethodFn], MethodFn]:
