@@ -12,7 +12,12 @@ from typing import Any
 
 
 class _LazyConsole:
-    """A rich Console built on first use, so commands that never print rich text skip its import."""
+    """A rich Console built on first use, so commands that never print rich text skip its import.
+
+    Markup and emoji codes are off for every console: messages carry user text
+    (loop titles, ids, paths), and `:warning:` or `[b]` must print as typed.
+    Styling, where wanted, goes through rich objects, not markup strings.
+    """
 
     def __init__(self, **options: Any) -> None:
         self._options = options
@@ -26,8 +31,9 @@ class _LazyConsole:
         return getattr(self._console, name)
 
 
-out = _LazyConsole(highlight=False, soft_wrap=True)
-err = _LazyConsole(stderr=True, highlight=False, soft_wrap=True)
+_LITERAL = {"highlight": False, "soft_wrap": True, "markup": False, "emoji": False}
+out = _LazyConsole(**_LITERAL)
+err = _LazyConsole(stderr=True, **_LITERAL)
 
 
 def emit_json(data: Any) -> None:

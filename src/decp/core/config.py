@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from decp.core.errors import DataError, NotStampedError
+from decp.core.fsio import conflict_marker_line
 
 PROJECT_DIR = ".project"
 CONFIG_NAME = "decp.toml"
@@ -24,6 +25,15 @@ ANSWERS_FILE = ".copier-answers.yml"
 ROOT_ENV = "DECP_ROOT"
 
 PROJECT_TYPES = ("dbt", "airflow", "spark", "python", "generic")
+# Config keys that name files: each must resolve inside the repo (see `repo_path`).
+PATH_KEYS = {
+    ("dbt", "project_dir"): ".",
+    ("dbt", "manifest"): "target/manifest.json",
+    ("gtd", "ticktick_csv_file"): ".project/gtd/ticktick-backup.csv",
+    ("gtd", "todotxt_file"): ".project/gtd/todo.txt",
+}
+# decp's own data files: no config key may point a GTD export at them.
+PROTOCOL_FILES = ("LOOPS.md", "STATE.md", "CONTEXT.md", "PROTOCOL.md", "README.md", "decp.toml")
 GTD_BACKENDS = ("ticktick", "ticktick-csv", "todotxt", "none")
 AGENT_CHOICES = ("claude", "copilot", "cursor", "gemini", "codex", "windsurf", "chat")
 
@@ -100,7 +110,16 @@ class Config:
 
     @property
     def manifest_path(self) -> Path:
-        return self.root / self.dbt_project_dir / self.dbt_manifest
+        """The manifest decp.toml names; refused (DataError) when it resolves outside the repo."""
+        inside = repo_path(self.root, "dbt.project_dir", self.dbt_project_dir, self.config_path)
+        joined = str(Path(self.dbt_project_dir) / self.dbt_manifest)
+        repo_path(self.root, "dbt.manifest", joined, self.config_path)
+        return inside / self.dbt_manifest
+
+    def gtd_file(self, key: str) -> Path:
+        """A GTD file named in [gtd] (`todotxt_file`, `ticktick_csv_file`), checked to stay in the repo."""
+        value = self.gtd.get(key) or PATH_KEYS[("gtd", key)]
+        return repo_path(self.root, f"gtd.{key}", value, self.config_path, data_file=True)
 
     def docs_link(self, page: str) -> str:
         return f"{self.docs_url.rstrip('/')}/{page.lstrip('/')}"
@@ -119,6 +138,54 @@ def find_root(start: Path | None = None) -> Path:
         fix="stamp it from the repo root with `copier copy https://github.com/decp-dev/decp .`, "
         "then run `decp doctor` (or set DECP_ROOT).",
     )
+
+
+def repo_path(
+    root: Path, key: str, value: Any, config_path: Path, *, data_file: bool = False
+) -> Path:
+    """`root / value`, refused unless it resolves (symlinks followed) inside the repo.
+
+    decp.toml is committed by teammates and rewritten by `copier update`, so a
+    path in it is untrusted: it must never make decp write (or read) outside
+    the repo. `data_file` also refuses decp's own protocol files, so a GTD
+    export can never append to LOOPS.md. A path typed on the command line
+    (`--out`) is the user's own choice and does not come through here.
+    """
+    section, _, name = key.partition(".")
+    default = PATH_KEYS.get((section, name), "")
+    fix = f'use a path inside the repo, e.g. `{name} = "{default}"` under [{section}]' + (
+        " (or pass --out for a one-off file elsewhere)." if data_file else "."
+    )
+    if not isinstance(value, str) or not value.strip():
+        raise DataError(
+            f"{key} must be a non-empty path, got {value!r}.", path=config_path, fix=fix
+        )
+    try:
+        joined = root / Path(value).expanduser()
+        resolved, home = joined.resolve(), root.resolve()
+    except (OSError, ValueError, RuntimeError) as exc:  # NUL byte, symlink loop
+        raise DataError(
+            f"{key} = {value!r} is not a usable path ({exc}).", path=config_path, fix=fix
+        ) from None
+    if not resolved.is_relative_to(home):
+        raise DataError(
+            f"{key} = {value!r} points outside the repo ({resolved}); "
+            "decp only touches files inside the repo it was stamped into.",
+            path=config_path,
+            fix=fix,
+        )
+    if data_file and (
+        resolved == home / PROJECT_DIR / CONFIG_NAME
+        or (resolved.parent == home / PROJECT_DIR and resolved.name in PROTOCOL_FILES)
+        or resolved.is_relative_to(home / PROJECT_DIR / "sessions")
+        or resolved.is_relative_to(home / ".git")
+    ):
+        raise DataError(
+            f"{key} = {value!r} names a decp protocol file; an export would overwrite it.",
+            path=config_path,
+            fix=fix,
+        )
+    return joined
 
 
 def _default(name: str) -> Any:
@@ -154,6 +221,16 @@ def _typed(
 
 def parse_config(text: str, path: Path, root: Path) -> Config:
     """Validate decp.toml text; every error names the key and the fix."""
+    marker = conflict_marker_line(text)
+    if marker is not None:
+        raise DataError(
+            "holds git merge conflict markers (<<<<<<< / ======= / >>>>>>>), "
+            "as a merge or `copier update` leaves them.",
+            path=path,
+            line=marker,
+            fix="resolve the merge: keep the right side of each marked block, delete the "
+            "marker lines, then rerun.",
+        )
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -201,6 +278,17 @@ def parse_config(text: str, path: Path, root: Path) -> Config:
             path=path,
             fix="e.g. session_start = 0.2, working = 0.4, handoff = 0.5 under [budget].",
         )
+    for key, question in (
+        ("context_window", "context_window"),
+        ("task_budget", "task_budget"),
+        ("state_cap", "state_cap"),
+    ):
+        if getattr(budget, key) <= 0:
+            raise DataError(
+                f"budget.{key} must be above 0, got {getattr(budget, key)}.",
+                path=path,
+                fix=f"set `{key} = {defaults()[question]}` under [budget].",
+            )
     agents = project.get("agents", [])
     if not isinstance(agents, list) or not all(isinstance(a, str) for a in agents):
         raise DataError(
@@ -213,23 +301,29 @@ def parse_config(text: str, path: Path, root: Path) -> Config:
             path=path,
             fix=f"use only: {', '.join(AGENT_CHOICES)}.",
         )
-    gtd_backend = gtd.get("backend", "none")
+    gtd_backend = gtd.get("backend") if "backend" in gtd else defaults()["gtd_backend"]
     if gtd_backend not in GTD_BACKENDS:
         raise DataError(
             f"gtd.backend {gtd_backend!r} is not one of {', '.join(GTD_BACKENDS)}.",
             path=path,
             fix='set `backend = "todotxt"` (or another listed backend) under [gtd].',
         )
+    for (section, key), default in PATH_KEYS.items():
+        table = dbt if section == "dbt" else gtd
+        value = _typed(table, key, str, default, path, section)
+        if section == "dbt" and key == "manifest":
+            value = str(Path(table.get("project_dir", ".")) / value)
+        repo_path(root, f"{section}.{key}", value, path, data_file=section == "gtd")
     return Config(
         root=root,
         name=_typed(project, "name", str, root.name, path, "project"),
         project_type=ptype,
         agents=tuple(agents),
-        docs_url=_typed(project, "docs_url", str, "https://decp.dev", path, "project"),
+        docs_url=_typed(project, "docs_url", str, _default("docs_url"), path, "project"),
         budget=budget,
         dbt_project_dir=_typed(dbt, "project_dir", str, ".", path, "dbt"),
         dbt_manifest=_typed(dbt, "manifest", str, "target/manifest.json", path, "dbt"),
-        gtd=dict(gtd),
+        gtd={**gtd, "backend": gtd_backend},
     )
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 EXIT_PROBLEM = 1  # bad data, failed check, something to fix in a file
 EXIT_USAGE = 2  # wrong flag, unknown id, forbidden transition
+EXIT_INTERNAL = 70  # a bug in decp (EX_SOFTWARE): printed as one line, never a traceback
 
 
 class DecpError(Exception):

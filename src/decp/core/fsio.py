@@ -1,13 +1,23 @@
 """Safe file I/O: strict reads, atomic writes, and one lock per protocol file.
 
 User data is sacred: a crash, a concurrent agent or a bad edit must never leave
-a half-written LOOPS.md. Every write goes to a temp file in the same directory,
-is fsynced, then renamed over the target while a lock file is held.
+a half-written LOOPS.md. Every write goes to a temp file, is fsynced, then
+renamed over the target while a lock file is held. Every OS failure (a
+directory where a file should be, no permission, a full disk) becomes one
+DataError line that names the file and the cause, never a traceback.
+
+Lock files and temp files never land where git would pick them up: inside
+`.project/` they are dot-files the stamped `.project/.gitignore` ignores;
+for files elsewhere in a stamped repo (agent files such as CLAUDE.md) they
+live under the gitignored `.project/.cache/`.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -16,16 +26,65 @@ from pathlib import Path
 from decp.core.errors import DataError
 
 LOCK_TIMEOUT_S = 30.0
+PROJECT_DIR = ".project"  # mirrors config.PROJECT_DIR (core.config imports this module)
+
+# A git conflict marker: 7 of <, = or > at the start of a line (<, > then a label or nothing).
+_CONFLICT_RE = re.compile(r"^(?:<{7}(?:[ \t].*)?|={7}|>{7}(?:[ \t].*)?|\|{7}(?:[ \t].*)?)\r?$")
+
+
+def conflict_marker_line(text: str) -> int | None:
+    """The 1-based line of the first git conflict marker in `text`, or None.
+
+    A merge (or `copier update`) leaves `<<<<<<< ours` / `=======` / `>>>>>>> theirs`
+    blocks; a file holding them has two versions of the truth and must not be
+    read as one. Only `\\n` splits lines here, as git itself does.
+    """
+    if not any(mark in text for mark in ("<<<<<<<", "=======", ">>>>>>>", "|||||||")):
+        return None
+    for number, line in enumerate(text.split("\n"), start=1):
+        if _CONFLICT_RE.match(line):
+            return number
+    return None
+
+
+def os_reason(exc: OSError) -> str:
+    """A short, human cause for an OSError: no Python class names, no errno numbers."""
+    if isinstance(exc, IsADirectoryError):
+        return "it is a directory, not a file"
+    if isinstance(exc, NotADirectoryError | FileExistsError):  # mkdir met a file
+        return "a parent of it is a file, not a directory"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, FileNotFoundError):
+        return "file not found"
+    if exc.errno == errno.ENOSPC:
+        return "no space left on the device"
+    if exc.errno == errno.EROFS:
+        return "the file system is read-only"
+    return exc.strerror or str(exc) or type(exc).__name__
+
+
+def _os_error(action: str, path: Path, exc: OSError) -> DataError:
+    fix = {
+        IsADirectoryError: f"move the directory away; decp needs {path.name} to be a file.",
+        NotADirectoryError: "check the path: one of its parent entries is a file.",
+        FileExistsError: "check the path: one of its parent entries is a file.",
+        PermissionError: "check the file's and its directory's permissions (and ownership).",
+        FileNotFoundError: "check the path or run `decp doctor`.",
+    }.get(type(exc), "check the disk and the file, then retry.")
+    return DataError(f"cannot {action}: {os_reason(exc)}.", path=path, fix=fix)
 
 
 def read_text(path: Path) -> str:
-    """Read a UTF-8 text file, or raise a DataError that names the bad line."""
+    """Read a UTF-8 text file, or raise a DataError that names the file and the cause."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError as exc:
         raise DataError(
             "file not found.", path=path, fix="check the path or run `decp doctor`."
         ) from exc
+    except OSError as exc:
+        raise _os_error("read it", path, exc) from None
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -44,9 +103,25 @@ def atomic_write(path: Path, text: str) -> None:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Byte version of `atomic_write` (temp file in the same dir, fsync, rename)."""
+    """Byte version of `atomic_write` (temp file, fsync, rename); OS errors name the file."""
+    try:
+        _atomic_write_bytes(path, data)
+    except OSError as exc:
+        raise _os_error("write it", path, exc) from None
+
+
+def _atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", str(path))
+    scratch = _scratch_dir(path)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=scratch)
+    except OSError:
+        if scratch == path.parent:
+            raise
+        scratch = path.parent
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=scratch)
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
@@ -54,6 +129,26 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
             os.fsync(handle.fileno())
         # mkstemp creates 0600; keep the target's mode, or follow the umask for new files.
         mode = path.stat().st_mode & 0o777 if path.exists() else 0o666 & ~_current_umask()
+        os.chmod(tmp_name, mode)
+        try:
+            os.replace(tmp_name, path)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:  # the cache dir sits on another file system
+                raise
+            Path(tmp_name).unlink(missing_ok=True)
+            _atomic_write_beside(path, data, mode)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def _atomic_write_beside(path: Path, data: bytes, mode: int) -> None:
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.chmod(tmp_name, mode)
         os.replace(tmp_name, path)
     except BaseException:
@@ -67,24 +162,74 @@ def _current_umask() -> int:
     return mask
 
 
+def _stamped_root(path: Path) -> Path | None:
+    """The nearest ancestor holding `.project/` when `path` lies outside that `.project/`."""
+    absolute = Path(os.path.abspath(path))
+    for parent in absolute.parents:
+        if parent.name == PROJECT_DIR:
+            return None  # inside .project: dot-files there are gitignored already
+        if (parent / PROJECT_DIR).is_dir():
+            return parent
+    return None
+
+
+def _runtime_dir(path: Path, kind: str) -> Path | None:
+    """`.project/.cache/<kind>` of the repo around `path`, if `path` is outside `.project/`."""
+    root = _stamped_root(path)
+    if root is None:
+        return None
+    where = root / PROJECT_DIR / ".cache" / kind
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return where
+
+
+def _scratch_dir(path: Path) -> Path:
+    """Where the temp file of a write goes: gitignored, and on the target's file system."""
+    return _runtime_dir(path, "tmp") or path.parent
+
+
 def lock_path_for(path: Path) -> Path:
-    """Lock files live beside their target under a dotted name git can ignore."""
-    return path.parent / f".{path.name}.lock"
+    """The lock file for `path`, under a name git ignores.
+
+    Inside `.project/` it is `.NAME.lock` beside the target (the stamped
+    `.project/.gitignore` ignores `.*.lock`); elsewhere in a stamped repo it
+    lives in `.project/.cache/locks/`, keyed by the target's path.
+    """
+    runtime = _runtime_dir(path, "locks")
+    if runtime is None:
+        return path.parent / f".{path.name}.lock"
+    key = hashlib.sha256(os.path.abspath(path).encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    return runtime / f"{path.name}.{key}.lock"
 
 
 @contextmanager
 def locked(path: Path, timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
-    """Hold the lock for `path` so read-modify-write cycles don't interleave."""
+    """Hold the lock for `path` so read-modify-write cycles don't interleave.
+
+    The lock is an OS lock (flock) on the lock file: it frees itself when its
+    process exits, so a leftover lock file never blocks anyone, and deleting
+    one that is held would let two writers in.
+    """
     from filelock import FileLock, Timeout  # lazy: ~30 ms, and read-only commands never lock
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lock = FileLock(str(lock_path_for(path)), timeout=timeout)
     try:
-        with lock:
-            yield
-    except Timeout as exc:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock_file = lock_path_for(path)
+        lock = FileLock(str(lock_file), timeout=timeout)
+        lock.acquire()
+    except Timeout:
         raise DataError(
-            f"could not lock within {timeout:.0f}s; another decp is writing it.",
+            f"could not lock within {timeout:.0f}s: another decp process is writing it.",
             path=path,
-            fix=f"wait and retry, or remove a stale {lock_path_for(path).name}.",
-        ) from exc
+            fix="wait for that command to finish, then retry. The lock frees itself when its "
+            "process exits; do not delete the lock file.",
+        ) from None
+    except OSError as exc:
+        raise _os_error("lock it for writing", path, exc) from None
+    try:
+        yield
+    finally:
+        lock.release()

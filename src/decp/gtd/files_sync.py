@@ -52,11 +52,13 @@ CSV_STATUS = {OPEN: 0, DONE: 2, "abandoned": -1}
 CONFLICT_SKIP = "resolve the marked conflict in its body first (then drop the conflict tag)"
 
 
-def file_path(config: Config, options: SyncOptions, key: str, default: str) -> Path:
+def file_path(config: Config, options: SyncOptions, key: str) -> Path:
+    """The file to sync: `--out`/FILE as typed (the user's choice, anywhere), else
+    the `[gtd]` key, which must stay inside the repo (decp.toml is untrusted)."""
     if options.path is not None:
         path = options.path.expanduser()
         return path if path.is_absolute() else Path.cwd() / path
-    return config.root / Path(str(config.gtd.get(key) or default)).expanduser()
+    return config.gtd_file(key)
 
 
 def _commit(
@@ -121,7 +123,7 @@ class CsvAdapter:
 def export_csv(config: Config, options: SyncOptions) -> SyncReport:
     from decp.handoff.loops import ACTIVE_STATUSES, read_loops
 
-    path = file_path(config, options, "ticktick_csv_file", ".project/gtd/ticktick-backup.csv")
+    path = file_path(config, options, "ticktick_csv_file")
     report = SyncReport("export", CSV_NAME, str(path), options.dry_run)
     adapter = CsvAdapter(config.name, list_name(config))
     recorder = Recorder(config, CSV_NAME)
@@ -177,7 +179,7 @@ def _refuse_foreign_backup(path: Path) -> None:
 
 
 def import_csv(config: Config, options: SyncOptions) -> SyncReport:
-    path = file_path(config, options, "ticktick_csv_file", ".project/gtd/ticktick-backup.csv")
+    path = file_path(config, options, "ticktick_csv_file")
     report = SyncReport("import", CSV_NAME, str(path), options.dry_run)
     name = list_name(config)
     adapter = CsvAdapter(config.name, name)
@@ -288,7 +290,7 @@ def _read_todo(path: Path) -> tuple[list[str], list[todotxt.TodoItem | None], di
 def export_todo(config: Config, options: SyncOptions) -> SyncReport:
     from decp.handoff.loops import read_loops
 
-    path = file_path(config, options, "todotxt_file", ".project/gtd/todo.txt")
+    path = file_path(config, options, "todotxt_file")
     report = SyncReport("export", TODO_NAME, str(path), options.dry_run)
     adapter = TodoAdapter(config.name, path)
     recorder = Recorder(config, TODO_NAME)
@@ -389,7 +391,7 @@ def _captured_line(
 
 
 def import_todo(config: Config, options: SyncOptions) -> SyncReport:
-    path = file_path(config, options, "todotxt_file", ".project/gtd/todo.txt")
+    path = file_path(config, options, "todotxt_file")
     report = SyncReport("import", TODO_NAME, str(path), options.dry_run)
     adapter = TodoAdapter(config.name, path)
     if not path.exists():

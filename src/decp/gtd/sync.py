@@ -28,7 +28,7 @@ __all__ = [
 
 
 def resolve_backend(config: Config, requested: str | None) -> str:
-    backend = requested or str(config.gtd.get("backend", "none"))
+    backend = requested or str(config.gtd.get("backend", "none"))  # parse_config fills it
     if backend not in BACKENDS:
         hint = "pass --to/--from ticktick|ticktick-csv|todotxt"
         if requested is None:
