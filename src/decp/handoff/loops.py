@@ -20,6 +20,7 @@ A loop block (the full format is in docs/reference/loops-format.md):
 from __future__ import annotations
 
 import copy
+import dataclasses
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,6 +31,19 @@ from typing import TYPE_CHECKING, Any
 from decp.core.clock import now_iso
 from decp.core.errors import DataError, UsageError
 from decp.core.fsio import atomic_write, locked, read_text
+from decp.core.mdoc import (
+    FIELD_RE,
+    check_no_conflicts,
+    is_blank,
+    is_conflict_marker,
+    line_body,
+    mark_pattern,
+    newline_of,
+    one_line,
+    render_mark,
+    split_lines,
+)
+from decp.core.mdoc import next_number as _next_number
 
 if TYPE_CHECKING:
     from decp.core.config import Config
@@ -52,6 +66,9 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 FIELD_ORDER = ("source", "tags", "context", "outcome", "gtd", "created", "updated")
 _TEXT_FIELDS = ("body", "context", "source", "outcome", "gtd", "created", "updated")
 _SINGLE_LINE_FIELDS = ("source", "gtd", "created", "updated")
+# Field values that may span lines; they never hold a blank line, because a
+# blank line is what ends the fields and starts the body.
+_MULTI_LINE_FIELDS = ("context", "outcome")
 
 DOCS_PAGE = "patterns/loop-capture/"
 
@@ -60,8 +77,8 @@ _LOOP_CANDIDATE_RE = re.compile(r"#+[ \t]*LOOP-\d")
 _LOOP_HEADING_RE = re.compile(
     r"###[ \t]+LOOP-(?P<num>\d+)[ \t]+\((?P<status>[^)]*)\)[ \t]*(?P<title>.*?)[ \t]*"
 )
-_FIELD_RE = re.compile(r"-[ \t]*(?P<key>[A-Za-z_]+)[ \t]*:(?:[ \t](?P<value>.*)|(?P<rest>.*))")
-_MARK_RE = re.compile(r"<!--[ \t]*next-id:[ \t]*LOOP-(?P<num>\d+)[ \t]*-->[ \t]*")
+_FIELD_RE = FIELD_RE
+_MARK_RE = mark_pattern("LOOP")
 _ID_RE = re.compile(r"(?:LOOP-?)?0*(?P<num>\d+)", re.IGNORECASE)
 
 
@@ -75,8 +92,18 @@ def normalize_text(value: str) -> str:
 
 
 def normalize_title(value: str) -> str:
-    """Titles live on the heading line: one line, single spaces."""
-    return " ".join(value.split())
+    """Titles live on the heading line: one line, single spaces (every line break too)."""
+    return one_line(value)
+
+
+def normalize_field_text(value: str) -> str:
+    """A multi-line field value: `normalize_text` without blank lines.
+
+    A blank line ends a loop's fields, so a value that kept one would push its
+    second half into the body on the next read.
+    """
+    lines = normalize_text(value).split("\n")
+    return "\n".join(line for line in lines if not is_blank(line))
 
 
 def normalize_tags(tags: list[str]) -> list[str]:
@@ -132,6 +159,8 @@ class Loop:
     def __setattr__(self, name: str, value: Any) -> None:
         if name == "title" or name in _SINGLE_LINE_FIELDS:
             value = normalize_title(value)
+        elif name in _MULTI_LINE_FIELDS:
+            value = normalize_field_text(value)
         elif name in _TEXT_FIELDS:
             value = normalize_text(value)
         elif name == "tags":
@@ -147,19 +176,8 @@ class Loop:
         return self.status in ACTIVE_STATUSES
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "status": self.status,
-            "title": self.title,
-            "body": self.body,
-            "context": self.context,
-            "source": self.source,
-            "tags": list(self.tags),
-            "created": self.created,
-            "updated": self.updated,
-            "outcome": self.outcome,
-            "gtd": self.gtd,
-        }
+        """Every dataclass field (the one serialisation: JSON, change detection)."""
+        return dataclasses.asdict(self)
 
     def field_value(self, key: str) -> str:
         if key == "tags":
@@ -171,13 +189,22 @@ def _same(a: Loop, b: Loop) -> bool:
     return a.to_dict() == b.to_dict()
 
 
+# Every Loop field is either on the heading, the body, or a `- key:` line; a new
+# field that is none of these would never be written, so refuse it at import.
+_HEADING_AND_BODY = ("id", "status", "title", "body")
+if {f.name for f in dataclasses.fields(Loop)} != {*_HEADING_AND_BODY, *FIELD_ORDER}:
+    raise RuntimeError("Loop fields and FIELD_ORDER disagree: a field would go unwritten.")
+
+
 # ---------------------------------------------------------------- rendering
 
 
 def _special_body_line(line: str) -> bool:
-    """Would this line end a loop block (a heading of level 1-3 or a loop heading)?"""
+    """Would this line end a loop block (a heading) or read as a merge conflict marker?"""
     core = line.lstrip("\\")
-    return bool(_HEADING_RE.match(core) or _LOOP_CANDIDATE_RE.match(core))
+    return bool(
+        _HEADING_RE.match(core) or _LOOP_CANDIDATE_RE.match(core) or is_conflict_marker(core)
+    )
 
 
 def _escape_body_line(line: str) -> str:
@@ -279,6 +306,10 @@ class _Block:
         fields = [raw if raw.endswith("\n") else raw + nl for _, raw in entries]
         if loop.body == old.body:
             rest = self.rest_raw
+            if fields and rest and not is_blank(line_body(split_lines(rest)[0])):
+                # A hand-written body right under the heading (a bullet, an indented
+                # block) would read as fields once fields sit above it: separate it.
+                rest = nl + rest
         elif loop.body:
             rest = nl + nl.join(_escape_body_line(x) for x in loop.body.split("\n")) + nl
         else:
@@ -289,7 +320,7 @@ class _Block:
 
 
 def _strip_nl(line: str) -> str:
-    return line.rstrip("\r\n")
+    return line_body(line)
 
 
 def _bad(path: Path, line: int, message: str, fix: str) -> DataError:
@@ -299,7 +330,7 @@ def _bad(path: Path, line: int, message: str, fix: str) -> DataError:
 def _parse_block(lines: list[str], start: int, path: Path) -> _Block:
     """Parse one loop block; `lines` runs from its heading to before the next heading."""
     end = len(lines)
-    while end > 1 and not _strip_nl(lines[end - 1]).strip():
+    while end > 1 and is_blank(_strip_nl(lines[end - 1])):
         end -= 1
     trailer = "".join(lines[end:])
     heading_text = _strip_nl(lines[0])
@@ -326,26 +357,17 @@ def _parse_block(lines: list[str], start: int, path: Path) -> _Block:
     values: dict[str, list[str]] = {}
     fields_raw: list[tuple[str, list[str]]] = []
     i = 1
-    while i < end and not _strip_nl(lines[i]).strip():  # blank lines before the fields
+    while i < end and is_blank(_strip_nl(lines[i])):  # blank lines before the fields
         i += 1
     lead_blank = "".join(lines[1:i])
     current: str | None = None
     while i < end:
         text = _strip_nl(lines[i])
-        if not text.strip():
-            nxt = i + 1
-            while nxt < end and not _strip_nl(lines[nxt]).strip():
-                nxt += 1
-            if current is not None and nxt < end and lines[nxt][:1] in (" ", "\t"):
-                for j in range(i, nxt):
-                    values[current].append(_strip_continuation(_strip_nl(lines[j])))
-                    fields_raw[-1][1].append(lines[j])
-                i = nxt
-                continue
-            break
+        if is_blank(text):
+            break  # a blank line always ends the fields: the body follows
         if text[:1] in (" ", "\t"):
-            if current is None:
-                break
+            if current is None or current in _SINGLE_LINE_FIELDS:
+                break  # an indented body (or code block), never part of a one-line field
             values[current].append(_strip_continuation(text))
             fields_raw[-1][1].append(lines[i])
             i += 1
@@ -427,7 +449,8 @@ class LoopBook:
         self.docs_url = docs_url
         self._segments: list[str | _Block] = []
         self._mark: _Mark | None = None
-        self.nl = "\r\n" if text.split("\n", 1)[0].endswith("\r") else "\n"
+        self._extra_marks: set[int] = set()  # more mark lines (after a union merge)
+        self.nl = newline_of(text)
         self.next_number = 1
         self._parse(text)
         self.loops: list[Loop] = [s.loop for s in self._segments if isinstance(s, _Block)]
@@ -435,7 +458,9 @@ class LoopBook:
 
     # -- parsing
     def _parse(self, text: str) -> None:
-        lines = text.splitlines(keepends=True)
+        check_no_conflicts(text, self.path)
+        lines = split_lines(text)
+        marks: list[int] = []
         chunk: list[str] = []
         block: list[str] | None = None
         block_start = 0
@@ -451,9 +476,9 @@ class LoopBook:
                 raise _bad(
                     self.path,
                     block_start,
-                    f"duplicate id {parsed.loop.id} (first at line {seen[number]}).",
-                    "renumber the later block to the id in `<!-- next-id: … -->` "
-                    "(or one above the highest id in the file).",
+                    f"duplicate id {parsed.loop.id} (first at line {seen[number]}); "
+                    "two branches each took it (a merge).",
+                    "run `decp doctor --fix`: it renumbers the later one and its references.",
                 )
             seen[number] = block_start
             self._segments.append(parsed)
@@ -475,20 +500,23 @@ class LoopBook:
                 block.append(line)
                 continue
             mark = _MARK_RE.fullmatch(text_line)
-            if mark and self._mark is None:
+            if mark:
                 if chunk:
                     self._segments.append("".join(chunk))
                     chunk = []
                 self._segments.append(line)
-                self._mark = _Mark(len(self._segments) - 1, line, int(mark["num"]))
+                marks.append(int(mark["num"]))
+                if self._mark is None:
+                    self._mark = _Mark(len(self._segments) - 1, line, marks[-1])
+                else:
+                    self._extra_marks.add(len(self._segments) - 1)
                 continue
             chunk.append(line)
         flush_block()
         if chunk:
             self._segments.append("".join(chunk))
-        highest = max(seen, default=0)
-        marked = self._mark.number if self._mark else 1
-        self.next_number = max(marked, highest + 1)
+        # After a `merge=union` both branches' marks are present: the highest wins.
+        self.next_number = _next_number(seen, marks)
 
     # -- queries
     def get(self, loop_id: str) -> Loop:
@@ -599,11 +627,13 @@ class LoopBook:
                 if id(seg.loop) in present:
                     out.append(seg.render(nl))
             elif self._mark is not None and index == self._mark.chunk:
-                if next_number != self._mark.number:
+                if next_number != self._mark.number or (dirty and self._extra_marks):
                     ending = seg[len(_strip_nl(seg)) :] or nl
-                    out.append(f"<!-- next-id: {format_id(next_number)} -->{ending}")
+                    out.append(render_mark("LOOP", next_number) + ending)
                 else:
                     out.append(seg)
+            elif index in self._extra_marks and (dirty or next_number != self._mark_number()):
+                pass  # one mark is enough once the file is written again
             else:
                 out.append(seg)
             if index == last_block and new:
@@ -617,6 +647,9 @@ class LoopBook:
             text = self._insert_mark(text, next_number, nl)
         return text
 
+    def _mark_number(self) -> int:
+        return self._mark.number if self._mark else 0
+
     def _render_new(self, new: list[Loop], before: str, nl: str) -> str:
         lead = ""
         if before and not before.endswith("\n"):
@@ -627,8 +660,8 @@ class LoopBook:
 
     def _insert_mark(self, text: str, number: int, nl: str) -> str:
         """Put the high-water mark before the first loop (or at the end of the header)."""
-        mark = f"<!-- next-id: {format_id(number)} -->{nl}"
-        lines = text.splitlines(keepends=True)
+        mark = render_mark("LOOP", number) + nl
+        lines = split_lines(text)
         for index, line in enumerate(lines):
             if _LOOP_CANDIDATE_RE.match(line):
                 prefix = "".join(lines[:index])

@@ -13,17 +13,30 @@ Edits are line-level: lines decp does not own are never rewritten.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from decp.core.errors import DataError, UsageError
 from decp.core.fsio import atomic_write, locked, read_text
+from decp.core.mdoc import (
+    FIELD_RE,
+    LineDoc,
+    id_pattern,
+    is_blank,
+    line_body,
+    mark_pattern,
+    next_number,
+    one_line,
+    render_mark,
+)
 
 if TYPE_CHECKING:
     from decp.core.config import Config
+
+T = TypeVar("T")
 
 FILE_NAME = "STATE.md"
 STATE_KEYS = ("goal", "task", "last_action", "next_action", "blockers")
@@ -36,14 +49,15 @@ KEY_ALIASES = {
 DECISIONS_HEADING = "## Decisions"
 DOCS_PAGE = "patterns/decisions/"
 
-_FIELD_RE = re.compile(r"-[ \t]*(?P<key>[A-Za-z_-]+)[ \t]*:(?:[ \t](?P<value>.*)|(?P<rest>.*))")
+_FIELD_RE = FIELD_RE
 _SECTION_RE = re.compile(r"##[ \t]+(?P<name>.*?)[ \t]*")
 _DECISION_RE = re.compile(
     r"-[ \t]+DECISION-(?P<num>\d+)[ \t]+\((?P<meta>[^)]*)\):?[ \t]*(?P<what>.*?)"
     r"(?:[ \t]+Why:[ \t]*(?P<why>.*?))?[ \t]*"
 )
 _DECISION_CANDIDATE_RE = re.compile(r"-[ \t]*DECISION-", re.IGNORECASE)
-_MARK_RE = re.compile(r"<!--[ \t]*next-id:[ \t]*DECISION-(?P<num>\d+)(?P<tail>.*?)-->[ \t]*")
+_MARK_RE = mark_pattern("DECISION")
+_DECISION_ID_RE = id_pattern("DECISION")
 _LOOP_REF_RE = re.compile(r"LOOP-\d+")
 
 
@@ -57,10 +71,6 @@ def canonical_key(key: str) -> str:
             fix=f"use one of: {', '.join(STATE_KEYS)} (aliases: {', '.join(KEY_ALIASES)}).",
         )
     return norm
-
-
-def one_line(text: str) -> str:
-    return " ".join(text.split())
 
 
 def format_decision_id(number: int) -> str:
@@ -150,13 +160,18 @@ def default_text(docs_url: str, cap: int) -> str:
 
 
 class StateDoc:
-    """A parsed STATE.md; every edit changes only the lines it owns."""
+    """A parsed STATE.md; every edit changes only the lines it owns.
+
+    Built on `decp.core.mdoc`: lines split on \\n only, the newline style kept,
+    conflict markers refused, the decision high-water mark taken as the max.
+    """
 
     def __init__(self, path: Path, text: str) -> None:
         self.path = path
         self.original_text = text
-        self.lines = text.splitlines(keepends=True)
-        self.nl = "\r\n" if text.split("\n", 1)[0].endswith("\r") else "\n"
+        doc = LineDoc.parse(text, path)
+        self.lines = doc.lines
+        self.nl = doc.nl
         self._index()
 
     # -- parsing
@@ -172,8 +187,9 @@ class StateDoc:
         section = "top"
         current: str | None = None
         seen_decisions: dict[int, int] = {}
+        marks: list[int] = []
         for i, raw in enumerate(self.lines):
-            text = raw.rstrip("\r\n")
+            text = line_body(raw)
             heading = _SECTION_RE.fullmatch(text)
             if heading:
                 current = None
@@ -188,11 +204,11 @@ class StateDoc:
                 section == "top"
                 and current is not None
                 and text[:1] in (" ", "\t")
-                and text.strip()
+                and not is_blank(text)
             ):
                 start, _ = self.field_span[current]
                 self.field_span[current] = (start, i + 1)
-                self.fields[current] += "\n" + text.strip()
+                self.fields[current] += "\n" + text.strip(" \t")
                 continue
             current = None
             if section == "top":
@@ -217,14 +233,15 @@ class StateDoc:
                         fix="keep one line per field.",
                     )
                 value = match["value"] if match["value"] is not None else match["rest"]
-                self.fields[key] = value.strip()
+                self.fields[key] = value.strip(" \t")
                 self.field_span[key] = (i, i + 1)
                 current = key
             elif section == "decisions":
                 mark = _MARK_RE.fullmatch(text)
-                if mark and self.mark_line is None:
-                    self.mark_line = i
-                    self.mark_number = int(mark["num"])
+                if mark:
+                    marks.append(int(mark["num"]))
+                    if self.mark_line is None:
+                        self.mark_line = i
                     continue
                 if text.startswith("-"):
                     if not _DECISION_CANDIDATE_RE.match(text):
@@ -241,18 +258,21 @@ class StateDoc:
                             f"duplicate id {decision.id} (first at line {seen_decisions[decision.number]}).",
                             path=self.path,
                             line=i + 1,
-                            fix="give one of them the next free DECISION id.",
+                            fix="run `decp doctor --fix` (it renumbers the later one), "
+                            "or give one of them the next free DECISION id.",
                         )
                     seen_decisions[decision.number] = i + 1
                     self.decisions.append(decision)
                     self.decision_span[decision.id] = (i, i + 1)
+        # Several marks (a union merge): the highest wins, so no id is handed out twice.
+        self.mark_number = max(marks, default=1)
         for key in STATE_KEYS:
             self.fields.setdefault(key, "")
 
     # -- queries
-    def next_decision_number(self) -> int:
-        highest = max((d.number for d in self.decisions), default=0)
-        return max(self.mark_number, highest + 1)
+    def next_decision_number(self, floor: int = 1) -> int:
+        """Above every decision here, at least the mark and at least `floor`."""
+        return max(floor, next_number((d.number for d in self.decisions), [self.mark_number]))
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -265,31 +285,44 @@ class StateDoc:
 
     # -- edits
     def set(self, key: str, value: str) -> str:
-        """Set one field (multi-line values continue on indented lines). Returns the key."""
+        """Set one field (multi-line values continue on indented lines). Returns the key.
+
+        Each line is flattened with `one_line`, so a U+2028 or a form feed in the
+        value can never start a line of its own.
+        """
         key = canonical_key(key)
-        first, *more = value.replace("\r\n", "\n").strip().split("\n")
+        parts = [one_line(x) for x in value.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+        parts = [x for x in parts if x]
+        first, more = (parts[0], parts[1:]) if parts else ("", [])
         new = [f"- {key}: {first}{self.nl}" if first else f"- {key}:{self.nl}"]
-        new += [f"  {line.strip()}{self.nl}" for line in more if line.strip()]
+        new += [f"  {line}{self.nl}" for line in more]
         if key in self.field_span:
             start, end = self.field_span[key]
+            if end == len(self.lines) and not self.lines[-1].endswith("\n"):
+                new[-1] = new[-1][: -len(self.nl)]  # keep a missing final newline missing
             self.lines[start:end] = new
         else:
-            self.lines[self._field_insert_at() : self._field_insert_at()] = new
+            at = self._field_insert_at()
+            self.lines[at:at] = new
         self._index()
         return key
 
     def _field_insert_at(self) -> int:
         spans = [end for _, end in self.field_span.values()]
         if spans:
-            return max(spans)
-        at = self.top_end
-        while at > 0 and not self.lines[at - 1].strip():
-            at -= 1
+            at = max(spans)
+        else:
+            at = self.top_end
+            while at > 0 and is_blank(line_body(self.lines[at - 1])):
+                at -= 1
         if at and not self.lines[at - 1].endswith("\n"):
             self.lines[at - 1] += self.nl
         return at
 
-    def add_decision(self, what: str, why: str, *, loop: str = "", date: str = "") -> Decision:
+    def add_decision(
+        self, what: str, why: str, *, loop: str = "", date: str = "", floor: int = 1
+    ) -> Decision:
+        """Append DECISION-NNN (number at least `floor`) and move the mark past it."""
         what, why = _drop_period(one_line(what)), one_line(why)
         if not what:
             raise UsageError("the decision is empty.", fix='decp decision add "WHAT" --why "WHY"')
@@ -300,13 +333,13 @@ class StateDoc:
             )
         if re.search(r"\bWhy:", what):
             raise UsageError("the decision text contains `Why:`.", fix="put the reason in --why.")
-        number = self.next_decision_number()
-        decision = Decision(format_decision_id(number), date, what, why, loop)
+        number = self.next_decision_number(floor)
+        decision = Decision(format_decision_id(number), one_line(date), what, why, loop)
         line = decision.line() + self.nl
         if self.decisions_heading is None:
             if self.lines and not self.lines[-1].endswith("\n"):
                 self.lines[-1] += self.nl
-            if self.lines and self.lines[-1].strip():
+            if self.lines and not is_blank(line_body(self.lines[-1])):
                 self.lines.append(self.nl)
             self.lines.append(DECISIONS_HEADING + self.nl)
             self._index()
@@ -324,17 +357,15 @@ class StateDoc:
         return decision
 
     def _write_mark(self, number: int) -> None:
-        text = f"<!-- next-id: {format_decision_id(number)} -->{self.nl}"
         if self.mark_line is not None:
             old = self.lines[self.mark_line]
-            mark = _MARK_RE.fullmatch(old.rstrip("\r\n"))
+            mark = _MARK_RE.fullmatch(line_body(old))
             tail = mark["tail"] if mark else " "
-            self.lines[self.mark_line] = (
-                f"<!-- next-id: {format_decision_id(number)}{tail}-->{self.nl}"
-            )
+            ending = old[len(line_body(old)) :] or self.nl
+            self.lines[self.mark_line] = render_mark("DECISION", number, tail) + ending
         else:
             assert self.decisions_heading is not None
-            self.lines.insert(self.decisions_heading + 1, text)
+            self.lines.insert(self.decisions_heading + 1, render_mark("DECISION", number) + self.nl)
         self._index()
 
     def remove_decisions(self, ids: list[str]) -> list[Decision]:
@@ -413,9 +444,48 @@ def commit_state(config: Config, doc: StateDoc) -> bool:
     return True
 
 
+def _read_raw(path: Path) -> str | None:
+    """The file's exact text, or None when it does not exist."""
+    return read_text(path) if path.exists() else None
+
+
+_EDIT_ATTEMPTS = 200
+
+
+def _edit_state(config: Config, edit: Callable[[StateDoc], T]) -> T:
+    """Read, edit and cap-check STATE.md unlocked; lock only to compare and write.
+
+    Counting tokens takes milliseconds per call, and 100 concurrent `state set`
+    calls used to queue behind it for the lock (46 timed out). Now each writer
+    prepares its text without the lock, then, under the lock, writes only if the
+    file is still what it read; otherwise it starts over from the new text.
+    """
+    path = state_path(config)
+    for _ in range(_EDIT_ATTEMPTS):
+        raw = _read_raw(path)
+        doc = _fresh(config, StateDoc(path, raw or ""))
+        result = edit(doc)
+        text = doc.render()
+        if text == doc.original_text:
+            return result
+        check_cap(config, doc.original_text, text, path)
+        with locked(path):
+            if _read_raw(path) == raw:
+                atomic_write(path, text)
+                return result
+    raise DataError(
+        f"STATE.md changed under this write {_EDIT_ATTEMPTS} times in a row; nothing was written.",
+        path=path,
+        fix="retry when the other writers are done.",
+    )
+
+
 @contextmanager
 def edit_state(config: Config) -> Iterator[StateDoc]:
-    """Locked read-modify-write of STATE.md with the token cap enforced before writing."""
+    """Locked read-modify-write of STATE.md with the token cap enforced before writing.
+
+    Prefer `set_field` / `add_decision`, which count tokens outside the lock.
+    """
     path = state_path(config)
     with locked(path):
         doc = prepare_state(config)
@@ -424,34 +494,96 @@ def edit_state(config: Config) -> Iterator[StateDoc]:
 
 
 def set_field(config: Config, key: str, value: str) -> StateDoc:
-    with edit_state(config) as doc:
+    """Set one STATE.md field; the lock is held only for the write itself."""
+
+    def edit(doc: StateDoc) -> StateDoc:
         doc.set(key, value)
-    return doc
+        return doc
+
+    return _edit_state(config, edit)
+
+
+def session_decision_numbers(config: Config) -> set[int]:
+    """DECISION numbers mentioned in `.project/sessions/*.md`.
+
+    STATE.md's high-water mark is one line a hand edit or a bad merge can lose;
+    the summaries keep every decision ever moved out, so new ids start above them.
+    """
+    found: set[int] = set()
+    folder = config.project_dir / "sessions"
+    if not folder.is_dir():
+        return found
+    for path in sorted(folder.glob("*.md")):
+        if not path.is_file():
+            continue
+        try:
+            text = read_text(path)
+        except DataError:
+            continue  # a broken summary is reported by the commands that read it
+        found.update(int(m["num"]) for m in _DECISION_ID_RE.finditer(text))
+    return found
+
+
+def _decision_floor(config: Config) -> int:
+    return max(session_decision_numbers(config), default=0) + 1
 
 
 def add_decision(config: Config, what: str, why: str, loop_id: str | None = None) -> Decision:
     """Record a decision; with `loop_id`, close that loop with it, both files or neither."""
     from decp.core.clock import now_iso
-    from decp.handoff.loops import transition
 
     date = now_iso()[:10]
+    floor = _decision_floor(config)
     if not loop_id:
-        with edit_state(config) as doc:
-            decision = doc.add_decision(what, why, date=date)
-        return decision
-    # Lock order everywhere: LOOPS.md before STATE.md. Both texts are built and
-    # checked before either file is written.
-    from decp.handoff.loops import loops_path, read_loops
+        return _edit_state(config, lambda doc: doc.add_decision(what, why, date=date, floor=floor))
+    return _add_decision_closing_loop(config, what, why, loop_id, date, floor)
 
-    with locked(loops_path(config)), locked(state_path(config)):
-        book = read_loops(config)
+
+def _add_decision_closing_loop(
+    config: Config, what: str, why: str, loop_id: str, date: str, floor: int
+) -> Decision:
+    """Both texts are built and cap-checked unlocked; both are written under the locks,
+    STATE.md first; if LOOPS.md then fails, STATE.md is put back as it was."""
+    from decp.handoff.loops import loops_path, parse_loops, transition
+
+    spath, lpath = state_path(config), loops_path(config)
+    for _ in range(_EDIT_ATTEMPTS):
+        raw_state, raw_loops = _read_raw(spath), _read_raw(lpath)
+        book = parse_loops(raw_loops or "", lpath, config.docs_url)
         loop = book.get(loop_id)
-        doc = prepare_state(config)
-        decision = doc.add_decision(what, why, loop=loop.id, date=date)
+        doc = _fresh(config, StateDoc(spath, raw_state or ""))
+        decision = doc.add_decision(what, why, loop=loop.id, date=date, floor=floor)
         transition(loop, "closed", outcome=f"{decision.id}: {decision.what}")
         loops_text = book.render()
         state_text = doc.render()
-        check_cap(config, doc.original_text, state_text, doc.path)
-        atomic_write(doc.path, state_text)
-        atomic_write(book.path, loops_text)
-    return decision
+        check_cap(config, doc.original_text, state_text, spath)
+        # Lock order everywhere: LOOPS.md before STATE.md.
+        with locked(lpath), locked(spath):
+            if _read_raw(spath) != raw_state or _read_raw(lpath) != raw_loops:
+                continue
+            write_both_or_neither([(spath, state_text, raw_state), (lpath, loops_text, raw_loops)])
+            return decision
+    raise DataError(
+        f"STATE.md or LOOPS.md changed under this write {_EDIT_ATTEMPTS} times; nothing was written.",
+        path=spath,
+        fix="retry when the other writers are done.",
+    )
+
+
+def write_both_or_neither(writes: list[tuple[Path, str, str | None]]) -> None:
+    """Write each (path, new text, old text or None); on a failure, undo the earlier ones.
+
+    Call under the files' locks. The failure itself is re-raised.
+    """
+    done: list[tuple[Path, str | None]] = []
+    try:
+        for path, text, old in writes:
+            atomic_write(path, text)
+            done.append((path, old))
+    except BaseException:
+        for path, old in reversed(done):
+            if old is None:
+                path.unlink(missing_ok=True)
+            else:
+                atomic_write(path, old)
+        raise
