@@ -107,11 +107,23 @@ def test_end_without_start_uses_the_last_summary_as_baseline(project, monkeypatc
     _seed(config)
     first = end_session(config, next_steps=["a"])
     assert "all loops listed" in (project / first.path).read_text(encoding="utf-8")
+    assert first.warnings == [
+        "no `decp session start` was run, there is no earlier session and git has no stamp "
+        "commit: every loop is listed as opened; run `decp session start` when the next "
+        "session begins."
+    ]
+    assert first.notes()[0] == "warning: " + first.warnings[0]
     monkeypatch.setenv("DECP_NOW", "2026-02-01T11:00:00Z")
     with edit_loops(config) as book:
         transition(book.get("2"), "closed", outcome="answered")
     second = end_session(config)
+    assert second.warnings == [
+        f"no `decp session start` was run: loops counted since session {first.name} ended; "
+        "run `decp session start` when the next session begins."
+    ]
+    assert second.started == "2026-02-01T10:00:00Z"
     text = (project / second.path).read_text(encoding="utf-8")
+    assert "warning" not in text
     assert second.path.endswith("-2.md")
     assert "since " + first.name in text
     assert "- Closed: LOOP-002" in text
@@ -199,3 +211,87 @@ def test_end_hands_loaded_context_to_the_summary_and_empties_the_ledger(project)
     assert ledger.loaded == []
     assert [entry.target for entry in ledger.excluded] == ["profiles.yml"]
     assert "Context: 0/4,000" in build_pack(config).text
+
+
+COUNTS_RE = r"(\d+) opened, (\d+) closed, (\d+) still open, (\d+) awaiting approval"
+
+
+def test_end_counts_match_loop_list(project, run_decp) -> None:
+    """Seen in a 254-model repo: `1 opened, 3 closed, 0 still open` while the new loop was open."""
+    import re
+
+    for title in ("a", "b", "c"):
+        assert run_decp("loop", "add", title, cwd=project).returncode == 0
+    run_decp("loop", "propose", "old proposal", cwd=project)  # LOOP-004, before the start
+    assert run_decp("session", "start", cwd=project).returncode == 0
+    run_decp("loop", "add", "opened in this session", cwd=project)  # LOOP-005, stays open
+    run_decp("loop", "propose", "new proposal", cwd=project)  # LOOP-006
+    for loop_id in ("1", "2", "3"):
+        run_decp("loop", "close", loop_id, "--outcome", "done", cwd=project)
+    end = run_decp("session", "end", "--json", cwd=project)
+    assert end.returncode == 0, end.stderr
+    data = json.loads(end.stdout)
+    listed = json.loads(run_decp("loop", "list", "--json", cwd=project).stdout)
+    open_now = [x["id"] for x in listed if x["status"] in ("open", "clarifying")]
+    proposed_now = [x["id"] for x in listed if x["status"] == "proposed"]
+    assert open_now == ["LOOP-005"] and proposed_now == ["LOOP-004", "LOOP-006"]
+    assert [x["id"] for x in data["opened"]] == ["LOOP-005", "LOOP-006"]
+    assert [x["id"] for x in data["closed"]] == ["LOOP-001", "LOOP-002", "LOOP-003"]
+    assert [x["id"] for x in data["still_open"]] == open_now
+    assert [x["id"] for x in data["awaiting"]] == proposed_now
+    # the file says each loop once, and reads back to the same counts
+    text = (project / data["path"]).read_text(encoding="utf-8")
+    loops_part = text.split("## Loops\n", 1)[1].split("\n\n", 1)[0]
+    assert loops_part.splitlines()[1:] == [
+        "- Closed: LOOP-001 (closed) a → done",
+        "- Closed: LOOP-002 (closed) b → done",
+        "- Closed: LOOP-003 (closed) c → done",
+        "- Opened: LOOP-005 (open) opened in this session",
+        "- Opened: LOOP-006 (proposed) new proposal",
+        "- Awaiting approval: LOOP-004 (proposed) old proposal",
+    ]
+    back = parse_summary(project / data["path"], project)
+    assert [x.id for x in back.still_open] == open_now
+    assert [x.id for x in back.awaiting] == proposed_now
+    assert back.counts_line() == "loops: 2 opened, 3 closed, 1 still open, 2 awaiting approval."
+    # and the CLI's line says the same numbers
+    run_decp("session", "start", cwd=project)
+    plain = run_decp("session", "end", cwd=project)
+    found = re.search(COUNTS_RE, plain.stderr)
+    assert found and found.groups() == ("0", "0", "1", "2"), plain.stderr
+
+
+def test_end_without_start_or_summary_diffs_against_the_stamp_commit(project) -> None:
+    from test_resume import git, init_repo
+
+    config = load_config(project)
+    _seed(config)  # LOOP-001 and LOOP-002 open, committed with the stamp
+    init_repo(project)
+    stamp = git(project, "rev-parse", "HEAD").strip()
+    (project / "models" / "fct_orders.sql").write_text("select 2 as id\n", encoding="utf-8")
+    git(project, "commit", "-qam", "later work")
+    with edit_loops(config) as book:
+        transition(book.get("2"), "closed", outcome="answered")
+        book.new_loop("new since the stamp", status="open")
+    summary = end_session(config)
+    assert summary.start_head == stamp
+    assert summary.warnings == [
+        "no `decp session start` was run and there is no earlier session: loops counted "
+        f"since the stamp commit {stamp[:10]} (the first commit with .project/); "
+        "run `decp session start` when the next session begins."
+    ]
+    assert [x.id for x in summary.opened] == ["LOOP-003"]
+    assert [x.id for x in summary.closed] == ["LOOP-002"]
+    assert [x.id for x in summary.still_open] == ["LOOP-001", "LOOP-003"]
+    text = (project / summary.path).read_text(encoding="utf-8")
+    assert (
+        f"<!-- no session start snapshot and no earlier session: loop changes since the stamp commit {stamp[:10]} -->"
+        in text
+    )
+    assert f"start_head={stamp} " in text
+
+
+def test_a_session_start_is_not_warned_about(project) -> None:
+    config = load_config(project)
+    start_session(config)
+    assert end_session(config).warnings == []

@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from decp.core import gitinfo
-from decp.core.clock import now_iso, parse_time
+from decp.core.clock import STAMP_FORMAT, now_iso, parse_time
 from decp.core.errors import DataError
 from decp.core.fsio import atomic_write, locked, read_text
 from decp.handoff.loops import DONE_STATUSES, Loop, read_loops
@@ -142,6 +143,14 @@ class LoopLine:
         outcome = f" → {self.outcome}" if self.outcome else ""
         return f"{self.id} ({self.status}) {self.title}{outcome}"
 
+    @property
+    def number(self) -> int:
+        digits = self.id.rpartition("-")[2]
+        return int(digits) if digits.isdigit() else 0
+
+
+OPEN_STATUSES = ("open", "clarifying")  # "still open" = what `decp loop list --status open` shows
+
 
 @dataclass
 class Summary:
@@ -169,6 +178,21 @@ class Summary:
     baseline: str = ""  # how loop changes were computed
     start_head: str | None = None
     tree: str | None = None  # tracked files at the end (see gitinfo.worktree_snapshot)
+    warnings: list[str] = field(default_factory=list)  # for stderr; not written to the file
+
+    def counts_line(self) -> str:
+        """The loop counts, equal to what `decp loop list` shows now (open + awaiting = active)."""
+        return (
+            f"loops: {len(self.opened)} opened, {len(self.closed)} closed, "
+            f"{len(self.still_open)} still open, {len(self.awaiting)} awaiting approval."
+        )
+
+    def notes(self) -> list[str]:
+        """What `decp session end` prints to stderr, one line each: warnings, then the counts."""
+        return [
+            *(f"warning: {w}" for w in self.warnings),
+            f"{len(self.decisions)} decision(s) moved from STATE.md; {self.counts_line()}",
+        ]
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -191,10 +215,12 @@ class Summary:
         lines += ["", "## Loops"]
         if self.baseline:
             lines.append(f"<!-- {self.baseline} -->")
+        new_ids = {x.id for x in self.opened}
         loop_lines = (
             [f"- Closed: {x.text()}" for x in self.closed]
             + [f"- Opened: {x.text()}" for x in self.opened]
-            + [f"- Still open: {x.text()}" for x in self.still_open]
+            + [f"- Still open: {x.text()}" for x in self.still_open if x.id not in new_ids]
+            + [f"- Awaiting approval: {x.text()}" for x in self.awaiting if x.id not in new_ids]
         )
         lines += loop_lines or ["- (no loops)"]
         lines += ["", "## Context"]
@@ -210,6 +236,14 @@ class Summary:
             "1. (none recorded: ask the user)"
         ]
         return "\n".join(lines) + "\n"
+
+
+def _by_number(lines: Iterable[LoopLine]) -> list[LoopLine]:
+    """Loop lines in id order, each id once (the first seen wins)."""
+    unique: dict[str, LoopLine] = {}
+    for line in lines:
+        unique.setdefault(line.id, line)
+    return sorted(unique.values(), key=lambda x: x.number)
 
 
 def _items(values: list[str], empty: str) -> list[str]:
@@ -278,6 +312,84 @@ def _loop_changes(
     return opened, closed
 
 
+@dataclass
+class _Baseline:
+    """What `session end` diffs against: the start snapshot, else the last summary, else the stamp."""
+
+    snapshot: Snapshot | None  # loop statuses to compare with (else timestamps)
+    time: datetime | None  # loops created/updated after this moved (without a snapshot)
+    started: str
+    start_head: str | None
+    label: str  # written into the summary as a comment
+    warnings: list[str] = field(default_factory=list)
+
+
+NO_START = "no `decp session start` was run"
+START_FIX = "run `decp session start` when the next session begins."
+
+
+def _baseline(config: Config, snapshot: Snapshot | None, previous: Summary | None) -> _Baseline:
+    if snapshot is not None:
+        return _Baseline(
+            snapshot,
+            None,
+            snapshot.started,
+            snapshot.head,
+            f"loop changes since `decp session start` at {snapshot.started}",
+        )
+    if previous is not None:
+        return _Baseline(
+            None,
+            parse_time(previous.ended),
+            previous.ended,
+            previous.head,
+            f"no session start snapshot: loop changes since {previous.name} ended",
+            [f"{NO_START}: loops counted since session {previous.name} ended; {START_FIX}"],
+        )
+    stamp = gitinfo.stamp_commit(config.root)
+    if stamp is not None:
+        when = gitinfo.commit_time(config.root, stamp)
+        started = when.strftime(STAMP_FORMAT) if when else ""
+        short = gitinfo.short(stamp)
+        return _Baseline(
+            _stamp_snapshot(config, stamp, started),
+            when,
+            started,
+            stamp,
+            f"no session start snapshot and no earlier session: loop changes since the stamp "
+            f"commit {short}",
+            [
+                f"{NO_START} and there is no earlier session: loops counted since the stamp "
+                f"commit {short} (the first commit with .project/); {START_FIX}"
+            ],
+        )
+    return _Baseline(
+        None,
+        None,
+        "",
+        None,
+        "no session start snapshot and no earlier session: all loops listed",
+        [
+            f"{NO_START}, there is no earlier session and git has no stamp commit: "
+            f"every loop is listed as opened; {START_FIX}"
+        ],
+    )
+
+
+def _stamp_snapshot(config: Config, stamp: str, started: str) -> Snapshot | None:
+    """Loop statuses as committed in the stamp commit (None if that LOOPS.md is unreadable)."""
+    from decp.handoff.loops import loops_path, parse_loops
+
+    path = loops_path(config)
+    text = gitinfo.file_at(config.root, stamp, path.relative_to(config.root).as_posix())
+    try:
+        book = parse_loops(text, path, config.docs_url) if text is not None else None
+    except DataError:
+        return None  # fall back to timestamps: the old file is not ours to judge
+    loops = {loop.id: loop.status for loop in book.loops} if book else {}
+    return Snapshot(started, stamp, None, loops, {}, [])
+
+
 def end_session(
     config: Config,
     *,
@@ -297,27 +409,21 @@ def end_session(
     with locked(state_path(config)), locked(snap_path):
         snapshot = read_snapshot(config)
         previous = latest_summary(config)
-        baseline_time = parse_time(previous.ended) if previous else None
+        base = _baseline(config, snapshot, previous)
         doc = prepare_state(config)
         book = read_loops(config)
         ended = now_iso()
         name = _next_name(config, ended[:10])
         path = sessions_dir(config) / f"{name}.md"
-        opened, closed = _loop_changes(book.loops, snapshot, baseline_time)
+        opened, closed = _loop_changes(book.loops, base.snapshot, base.time)
         closed_ids = {x.id for x in closed}
         opened = [x for x in opened if x.id not in closed_ids]
-        if snapshot is not None:
-            baseline = f"loop changes since `decp session start` at {snapshot.started}"
-        elif previous is not None:
-            baseline = f"no session start snapshot: loop changes since {previous.name} ended"
-        else:
-            baseline = "no session start snapshot and no earlier session: all loops listed"
         loaded, excluded, budget_line = _ledger_lines(config)
         decisions = list(doc.decisions)
         summary = Summary(
             name=name,
             path=str(path.relative_to(config.root)),
-            started=snapshot.started if snapshot else (previous.ended if previous else ""),
+            started=base.started,
             ended=ended,
             head=gitinfo.head(config.root),
             branch=gitinfo.branch(config.root),
@@ -327,21 +433,18 @@ def end_session(
             decisions=decisions,
             opened=opened,
             closed=closed,
-            still_open=[
-                LoopLine.of(x)
-                for x in book.loops
-                if x.active and x.id not in {o.id for o in opened}
-            ],
-            awaiting=[LoopLine.of(x) for x in book.loops if x.status == "proposed"],
+            still_open=_by_number(LoopLine.of(x) for x in book.loops if x.status in OPEN_STATUSES),
+            awaiting=_by_number(LoopLine.of(x) for x in book.loops if x.status == "proposed"),
             context_loaded=loaded,
             context_excluded=excluded,
             budget_line=budget_line,
             verified=verified,
             next_steps=next_steps
             or ([doc.fields["next_action"]] if doc.fields.get("next_action") else []),
-            baseline=baseline,
-            start_head=snapshot.head if snapshot else None,
+            baseline=base.label,
+            start_head=base.start_head,
             tree=gitinfo.worktree_snapshot(config.root),
+            warnings=base.warnings,
         )
         doc.remove_decisions([d.id for d in decisions])
         if done:
@@ -428,10 +531,20 @@ def parse_summary(path: Path, root: Path | None = None) -> Summary:
         decisions=decisions,
         opened=loops_with("Opened:"),
         closed=loops_with("Closed:"),
-        still_open=loops_with("Still open:"),
-        awaiting=[
-            x for x in loops_with("Opened:") + loops_with("Still open:") if x.status == "proposed"
-        ],
+        # a loop opened in the session is listed once (under Opened) but counts as open/awaiting;
+        # older files listed proposed loops under "Still open"
+        still_open=_by_number(
+            x
+            for x in loops_with("Opened:") + loops_with("Still open:")
+            if x.status in OPEN_STATUSES
+        ),
+        awaiting=_by_number(
+            x
+            for x in loops_with("Opened:")
+            + loops_with("Still open:")
+            + loops_with("Awaiting approval:")
+            if x.status == "proposed"
+        ),
         verified=sections.get("verified", []),
         next_steps=sections.get("next steps", []),
         start_head=None if meta.get("start_head") in (None, "-") else meta.get("start_head"),
