@@ -217,7 +217,7 @@ def test_non_utf8_ledger_is_a_data_error_with_line(project: Path) -> None:
 def test_entries_that_would_not_parse_back_are_refused_before_writing(project: Path) -> None:
     config = load_config(project)
     with pytest.raises(UsageError):
-        record(config, entry("a.sql", why="two\nlines"), excluded=False)
+        record(config, entry("a\nb.sql"), excluded=False)
     with pytest.raises(UsageError):
         record(config, LedgerEntry("a.sql", "path", 1, "x", "today"), excluded=False)
     with pytest.raises(UsageError):
@@ -266,3 +266,21 @@ def test_budget_line_is_short_and_names_the_encoding(project: Path) -> None:
     assert line.startswith("Context: 3,120/4,000 task tokens (78%)")
     assert status.encoding in line and line.endswith("ok")
     assert "\n" not in line and len(line) < 100
+
+
+def test_why_line_breaks_of_every_kind_become_one_space(project: Path) -> None:
+    config = load_config(project)
+    why = "two\nlines\u2028and\x1cmore\r\nend"
+    record(config, entry("a.sql", why=why), excluded=False)
+    text = context_path(config).read_text(encoding="utf-8")
+    assert f"| `a.sql` | path | 10 | two lines and more end | {WHEN} |\n" in text
+    assert read_ledger(config).loaded[0].why == "two lines and more end"
+
+
+def test_conflicted_ledger_is_refused_with_its_line(project: Path) -> None:
+    config = load_config(project)
+    path = context_path(config)
+    path.write_text("# Context ledger\n<<<<<<< HEAD\n=======\n>>>>>>> b\n", encoding="utf-8")
+    with pytest.raises(DataError) as info:
+        read_ledger(config)
+    assert info.value.line == 2 and "resolve the merge first" in str(info.value)

@@ -12,6 +12,7 @@ hand-edited rows elsewhere in the file survive byte for byte.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from decp.core.clock import now_iso  # noqa: F401  (re-exported: the ledger's timestamps)
 from decp.core.errors import DataError, UsageError
+from decp.core.mdoc import LineDoc, line_body, one_line
 
 if TYPE_CHECKING:
     from decp.core.config import Config
@@ -134,12 +136,13 @@ class _Doc:
 
 
 def _split_cells(line: str) -> list[str]:
-    body = line.strip()
+    # Strip spaces and tabs only: a U+2028 or form feed in a cell is content.
+    body = line_body(line).strip(" \t")
     if body.startswith("|"):
         body = body[1:]
     if body.endswith("|") and not body.endswith("\\|"):
         body = body[:-1]
-    return [cell.strip().replace("\\|", "|") for cell in _CELL_SPLIT_RE.split(body)]
+    return [cell.strip(" \t").replace("\\|", "|") for cell in _CELL_SPLIT_RE.split(body)]
 
 
 def _unwrap_code(cell: str) -> str:
@@ -242,11 +245,12 @@ def _parse_section(lines: list[str], start: int, path: Path) -> _Table:
 
 
 def _parse(text: str, path: Path) -> _Doc:
-    lines = text.splitlines(keepends=True)
-    newline = "\r\n" if "\r\n" in text else "\n"
+    """Split losslessly (on \\n only, see decp.core.mdoc); refuse conflict markers."""
+    base = LineDoc.parse(text, path)
+    lines, newline = base.lines, base.nl
     tables: dict[str, _Table] = {}
     for index, line in enumerate(lines):
-        match = _SECTION_RE.match(line.rstrip("\r\n"))
+        match = _SECTION_RE.match(line_body(line))
         if not match:
             continue
         name = LOADED if match.group(1).lower() == "loaded" else EXCLUDED
@@ -336,7 +340,7 @@ def _ensure_table(doc: _Doc, section: str, path: Path) -> _Doc:
     """Add the section and/or its table when a hand edit removed them."""
     nl = doc.newline
     lines = list(doc.lines)
-    if lines and not lines[-1].endswith(("\n", "\r")):
+    if lines and not lines[-1].endswith("\n"):
         lines[-1] += nl
     table = doc.tables.get(section)
     if table is None:
@@ -371,9 +375,15 @@ def _upsert(doc: _Doc, entry: LedgerEntry, section: str, path: Path) -> _Doc:
     return _parse("".join(lines), path)
 
 
+def normalize_entry(entry: LedgerEntry) -> LedgerEntry:
+    """The why lives in one table cell: every line break and whitespace run becomes a space."""
+    return dataclasses.replace(entry, why=one_line(entry.why))
+
+
 def _apply(config: Config, decisions: list[tuple[LedgerEntry, bool]]) -> None:
     from decp.core.fsio import atomic_write, locked, read_text
 
+    decisions = [(normalize_entry(entry), excluded) for entry, excluded in decisions]
     for entry, _ in decisions:
         validate_entry(entry)
     path = context_path(config)
