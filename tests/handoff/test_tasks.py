@@ -452,3 +452,16 @@ def test_outside_a_stamped_repo_says_how_to_stamp(tmp_path: Path, run_decp: RunD
     result = run_decp("task", "new", "incident", "x", cwd=tmp_path)
     assert result.returncode == 1
     assert "copier copy" in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("brk", ["\u2028", "\u2029", "\x85", "\x0c", "\x0b", "\x1c", "\x1e"])
+def test_unicode_line_breaks_in_a_title_become_one_space(
+    repo: Path, run_decp: RunDecp, brk: str
+) -> None:
+    result = run_decp("task", "new", "incident", f"orders{brk}late  again", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    state = (repo / ".project" / "STATE.md").read_text(encoding="utf-8")
+    assert "- task: incident: orders late again\n" in state
+    again = run_decp("state", "show", "--json", cwd=repo)  # STATE.md still reads
+    assert again.returncode == 0, again.stderr
+    assert '"task": "incident: orders late again"' in again.stdout

@@ -16,6 +16,7 @@ from pathlib import Path
 from decp.core.config import Config
 from decp.core.errors import DataError, UsageError
 from decp.core.fsio import atomic_write, read_text
+from decp.core.mdoc import one_line
 
 TEMPLATES_DIR = "templates"
 TITLE_PLACEHOLDER = "<<TITLE>>"
@@ -112,14 +113,19 @@ def load_template(config: Config, kind: str) -> tuple[TaskTemplate, str]:
 
 
 def check_title(title: str) -> str:
-    """A title is one non-empty line: it becomes a heading and a state value."""
-    cleaned = title.strip()
+    """A title is one non-empty line: it becomes a heading and a state value.
+
+    A newline is refused (it was probably a mistake); the rarer line breaks
+    (U+2028, form feed, NEL, ...) and whitespace runs become one space, so the
+    title can never start a line of its own in the plan or in STATE.md.
+    """
+    if "\n" in title.strip() or "\r" in title.strip():
+        raise UsageError("the task title must be one line.", fix="drop the line breaks from it.")
+    cleaned = one_line(title)
     if not cleaned:
         raise UsageError(
             "the task title is empty.", fix='give one, e.g. "fct_orders to order-line grain".'
         )
-    if "\n" in cleaned or "\r" in cleaned:
-        raise UsageError("the task title must be one line.", fix="drop the line breaks from it.")
     return cleaned
 
 
