@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import test_dbt_support as support
@@ -39,6 +40,7 @@ def make_pack(
     level: str = "auto",
     fmt: str = "md",
     exclude: str | None = None,
+    **options: Any,
 ) -> Pack:
     selection = select(graph, text, exclude)
     return build_pack(
@@ -51,6 +53,7 @@ def make_pack(
         fmt=fmt,
         counter=COUNTER,
         commands=Commands(select=text, exclude=exclude, manifest=None, budget=budget),
+        **options,
     )
 
 
@@ -81,9 +84,12 @@ def check(pack: Pack, graph: Graph, budget: int) -> None:
         }
         assert len(data["named"]) == len(pack.named)
         assert sum(g["count"] for g in data["groups"]) == len(grouped)
-    # priority: nothing collapsed is closer to the focus than something named
+    # priority: the named nodes are a prefix of the naming order, which puts focal
+    # nodes first, then direct neighbours, then sources and exposures
+    assert pack.named == a.order[: len(pack.named)]
     if pack.named and grouped:
-        assert max(a.distance[u] for u in pack.named) <= min(a.distance[u] for u in grouped)
+        core = set(a.core)
+        assert set(pack.named) <= core or core <= set(pack.named)
         assert a.focal[0] in pack.named or len(a.focal) > len(pack.named)
     # each group's expand command selects all of its members, and only selected nodes
     lineage = set(a.lineage)
@@ -149,10 +155,22 @@ def test_jaffle_small_selection_is_fully_named_with_a_diagram(jaffle: Graph) -> 
 
 
 def test_budget_too_small_names_the_budget_that_works(tuva: Graph) -> None:
+    text = "+data_quality__analytical_data_marts+"
     with pytest.raises(UsageError, match="cannot hold even a fully collapsed pack") as info:
-        make_pack(tuva, "+data_quality__analytical_data_marts+", 150)
+        make_pack(tuva, text, 150, task_budget=4000)
     suggested = int(info.value.fix.split("--budget ")[1].split()[0])
-    check(make_pack(tuva, "+data_quality__analytical_data_marts+", suggested), tuva, suggested)
+    assert suggested <= 4000
+    check(make_pack(tuva, text, suggested), tuva, suggested)
+
+
+def test_budget_hint_over_the_task_budget_says_so_plainly(tuva: Graph) -> None:
+    """A hint never advises more than the task budget; it states the need instead."""
+    text = "+data_quality__analytical_data_marts+"
+    with pytest.raises(UsageError) as info:
+        make_pack(tuva, text, 150)
+    assert "--budget" not in info.value.fix
+    assert info.value.fix.startswith("narrow --select: this selection needs ")
+    assert info.value.fix.endswith(" tokens, your task budget is 150.")
 
 
 @pytest.fixture(scope="module")

@@ -1,8 +1,15 @@
 """Everything about a selection that does not depend on the budget, computed once.
 
 Which nodes are focal, how far every other node is from them, how connected it
-is, how it is displayed, and in which order nodes earn a named line: focal
-first, then distance-1 neighbours, then by distance and by fan-in plus fan-out.
+is, how it is displayed, and in which order nodes earn a named line and a
+detail section.
+
+Naming order answers impact questions first: focal, then direct parents and
+children, then the selection's sources and exposures (the tables it reads and
+the dashboards it feeds, up to SOURCE_EXPOSURE_CAP), then the rest by distance
+and by fan-in plus fan-out. Detail order: focal, then direct neighbours that
+are marts or exposures (or sit in a marts/reporting folder), then the other
+neighbours; analyses (one-off queries) come last.
 """
 
 from __future__ import annotations
@@ -16,6 +23,9 @@ from decp.dbt.manifest import Node
 from decp.dbt.select import Selection
 
 UNREACHED = 1_000_000
+SOURCE_EXPOSURE_CAP = 40  # sources and exposures named right after the direct neighbours
+ENDPOINT_KINDS = frozenset({"source", "exposure"})
+MART_FOLDERS = frozenset({"marts", "mart", "reporting"})
 Key = tuple[str, ...]  # a folder (fqn prefix) or source group key
 
 
@@ -28,6 +38,7 @@ class Analysis:
     degree: dict[str, int]
     order: list[str]  # priority for a named line
     core: list[str]  # focal + distance-1, in priority order
+    detail_order: list[str]  # the core in the order it earns details
     names: dict[str, str]  # display names, unique within the selection
     edges: int
     kinds: Counter[str]
@@ -97,7 +108,7 @@ def analyse(graph: Graph, selection: Selection) -> Analysis:
     degree = {u: len(parents[u]) + len(children[u]) for u in lineage}
     distance = _distances(focal, parents, children)
     names = _unique_names(graph, lineage)
-    order = sorted(lineage, key=lambda u: (distance[u], -degree[u], names[u]))
+    order = naming_order(graph, lineage, distance, degree, names)
     core = [u for u in order if distance[u] <= 1]
     up_out = sum(1 for u in lineage for p in graph.parents_of(u) if p not in members)
     down_out = sum(
@@ -114,6 +125,7 @@ def analyse(graph: Graph, selection: Selection) -> Analysis:
         degree=degree,
         order=order,
         core=core,
+        detail_order=detail_order(graph, core, distance),
         names=names,
         edges=sum(len(ps) for ps in parents.values()),
         kinds=Counter(graph.nodes[u].kind for u in lineage),
@@ -126,6 +138,49 @@ def analyse(graph: Graph, selection: Selection) -> Analysis:
         children=children,
         key_chains={u: key_chain(graph.nodes[u]) for u in lineage},
     )
+
+
+def naming_order(
+    graph: Graph,
+    lineage: list[str],
+    distance: dict[str, int],
+    degree: dict[str, int],
+    names: dict[str, str],
+) -> list[str]:
+    """Focal, direct neighbours, then sources and exposures (capped), then the rest."""
+    ranked = sorted(lineage, key=lambda u: (distance[u], -degree[u], names[u]))
+    near = [u for u in ranked if distance[u] <= 1]
+    far = ranked[len(near) :]
+    nodes = graph.nodes
+    endpoints = [u for u in far if nodes[u].kind in ENDPOINT_KINDS][:SOURCE_EXPOSURE_CAP]
+    if not endpoints:
+        return ranked
+    chosen = set(endpoints)
+    return near + endpoints + [u for u in far if u not in chosen]
+
+
+def is_mart(node: Node) -> bool:
+    """An exposure, or a node in a marts/reporting folder (by fqn or by file path)."""
+    if node.kind == "exposure":
+        return True
+    parts = {p.lower() for p in node.fqn[:-1]}
+    parts.update(p.lower() for p in node.path.replace("\\", "/").split("/")[:-1])
+    return not parts.isdisjoint(MART_FOLDERS)
+
+
+def detail_order(graph: Graph, core: list[str], distance: dict[str, int]) -> list[str]:
+    """Focal first; then neighbours: marts and exposures, the others, analyses last."""
+    nodes = graph.nodes
+
+    def rank(uid: str) -> int:
+        node = nodes[uid]
+        if distance[uid] == 0:
+            return 0
+        if node.kind == "analysis":
+            return 3
+        return 1 if is_mart(node) else 2
+
+    return sorted(core, key=rank)  # stable: priority order within each rank
 
 
 def _distances(

@@ -2,20 +2,44 @@
 
 The fitter (`pack`) decides what goes in; the renderers (`render`) turn it into
 Markdown, JSON or Mermaid. Both read this type, so it sits below them.
+
+Free text from the manifest (descriptions, raw and compiled SQL) passes through
+`clean` on its way into a pack: compiled SQL holds whatever `env_var()`
+rendered, so secrets are redacted and the kinds found are kept on the pack for
+the ledger.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from decp.dbt.analysis import Analysis
 from decp.dbt.commands import Commands
 from decp.dbt.groups import Group
 
+if TYPE_CHECKING:
+    from decp.dbt.catalog import Catalog, ColumnView
+
 HEADING_DEPTH = 2  # map headings: package + first folder; deeper folders prefix the name
 
-__all__ = ["HEADING_DEPTH", "Pack"]
+__all__ = ["HEADING_DEPTH", "Pack", "redact"]
+
+
+@lru_cache(maxsize=8192)
+def redact(text: str) -> tuple[str, tuple[str, ...]]:
+    """`decp.core.secrets.redact` (text without secrets, kinds found), memoised per text.
+
+    Imported lazily: a level-0 pack shows no free text and never pays for the detectors.
+    """
+    if not text:
+        return text, ()
+    from decp.core.secrets import redact as core_redact
+
+    cleaned, kinds = core_redact(text)
+    return cleaned, tuple(kinds)
 
 
 @dataclass
@@ -35,9 +59,13 @@ class Pack:
     level_costs: dict[int, int]
     omitted: list[str] = field(default_factory=list)
     omitted_command: str = ""
+    omitted_need: int = 0  # tokens the omitted details need when over the task budget
+    task_budget: int = 0  # what hints must stay within (0: the budget)
     mermaid: bool = False
     tokens: int = 0
     text: str = ""
+    catalog: Catalog | None = None
+    _redacted: dict[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self.focal_set = set(self.analysis.focal)
@@ -49,6 +77,28 @@ class Pack:
             for uid, tests in self.analysis.graph.tests_on(self.details).items()
         }
 
+    def clean(self, text: str) -> str:
+        """Manifest free text as it may enter the pack (secrets redacted, kinds kept)."""
+        cleaned, kinds = redact(text)
+        if kinds:
+            self._redacted[text] = kinds
+        return cleaned
+
+    @property
+    def redactions(self) -> list[str]:
+        """One kind per secret redacted from what this pack shows (for the ledger)."""
+        return [kind for kinds in self._redacted.values() for kind in kinds]
+
+    def relation(self, uid: str) -> str:
+        """The warehouse name (`relation_name`), when the manifest has one."""
+        return str(getattr(self.analysis.node(uid), "relation_name", "") or "")
+
+    def columns(self, uid: str) -> ColumnView:
+        """Columns for level 1: catalog.json's names and types when present, else YAML's."""
+        from decp.dbt.catalog import column_view
+
+        return column_view(self.analysis.graph.details(uid).columns, self.catalog, uid)
+
     @property
     def collapsed_count(self) -> int:
         return sum(len(g.members) for g in self.groups)
@@ -59,7 +109,8 @@ class Pack:
 
     def parents_split(self, uid: str) -> tuple[list[str], Counter[str]]:
         """Named parents and per-group parent counts, in a stable order (output is diffable)."""
-        named, grouped = [], Counter()
+        named: list[str] = []
+        grouped: Counter[str] = Counter()
         for parent in self.analysis.parents_in(uid):
             if parent in self.named_set:
                 named.append(parent)

@@ -2,14 +2,23 @@
 
 Every node of the selection is either named (a line in the lineage map) or
 counted in a collapsed group that names its folder and the command that
-expands it, so accounting is always 100%. Within the budget, the plan names
-as many nodes as fit, in priority order (focal, distance-1, then by distance
-and fan-in/fan-out); at levels 1 and 2 it first spends on details (columns,
-tests, SQL) for the focal nodes and, up to half the budget, their neighbours.
+expands it, so accounting is always 100%.
+
+`auto` is map first: when the level-0 map of the whole selection fits in
+`map_share` of the budget (0.6 unless `[dbt] map_share` says otherwise),
+every node is named; otherwise the map gets that share, spent in naming
+priority (focal, direct neighbours, sources and exposures, then distance and
+fan-in/fan-out). Details (columns and tests, then SQL) get only what is left,
+in detail priority (focal, neighbouring marts and exposures, the rest,
+analyses last), and whatever the details leave goes back to names. An
+explicit `--level 1|2` spends on details first, as asked.
 
 Fitting renders the real output and counts it with the real tokenizer, so the
 number a pack reports is the number it costs; binary searches keep that to a
 few dozen renders even for 3,000-node selections.
+
+Every budget a pack prints in a command stays within the task budget; when the
+full answer needs more, the pack says "needs N tokens, your task budget is M".
 """
 
 from __future__ import annotations
@@ -18,9 +27,9 @@ import math
 from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from decp.core.errors import UsageError
+from decp.core.errors import DataError, UsageError
 from decp.dbt.analysis import Analysis
 from decp.dbt.commands import Commands, intersect
 from decp.dbt.content import Pack
@@ -28,11 +37,15 @@ from decp.dbt.groups import Group, link_groups, make_groups
 from decp.dbt.select import node_selector
 
 if TYPE_CHECKING:
+    from decp.core.config import Config
     from decp.core.tokens import TokenCounter
+    from decp.dbt.catalog import Catalog
 
 LEVELS = (0, 1, 2)
+MAP_SHARE = 0.6  # auto: the whole level-0 map is named when it fits in this share
 DETAIL_SHARE = 0.5  # neighbours' details may use at most this share of the budget
 TOKENS_PER_GROUP = 200  # budget per group when choosing how finely to group
+GROUP_SHARE = 0.35  # auto, map incomplete: header and groups use at most this share of it
 MAX_GROUPS = 16
 TOKENS_PER_LINE = 25  # a typical named line, to size a correction step
 GROW_STEPS = 6
@@ -68,21 +81,37 @@ class Fitter:
     fmt: str
     counter: TokenCounter
     commands: Commands
+    map_share: float = MAP_SHARE
+    task_budget: int | None = None  # hints stay within it (default: the budget)
+    catalog: Catalog | None = None
     level_costs: dict[int, int] = field(default_factory=dict)
     _measured: dict[Plan, int] = field(default_factory=dict)
     _chunk_counts: dict[str, int] = field(default_factory=dict)
     _detail_cost: dict[tuple[int, str], int] = field(default_factory=dict)
     _probes: dict[int, Pack] = field(default_factory=dict)
-    _core_commands: dict[int, str] = field(default_factory=dict)
+    _core_commands: dict[int, tuple[str, int]] = field(default_factory=dict)
     _groups: dict[tuple[int, int], list[Group]] = field(default_factory=dict)
     _line_cum: list[int] = field(default_factory=list)  # cumulative line cost, priority order
 
     # --- assembling and measuring ---------------------------------------------------
 
+    @property
+    def hint_budget(self) -> int:
+        return self.task_budget or self.budget
+
+    def candidates(self, named: int) -> list[str]:
+        """Nodes that may get details when the first `named` are named, in detail order."""
+        a = self.analysis
+        if named >= len(a.core):
+            return a.detail_order
+        shown = set(a.order[:named])
+        return [u for u in a.detail_order if u in shown]
+
     def assemble(self, plan: Plan, tokens: int | None = None) -> Pack:
         a = self.analysis
         named = a.order[: plan.named]
-        details = a.core[: plan.details] if plan.level else []
+        candidates = self.candidates(plan.named) if plan.level else []
+        details = candidates[: plan.details]
         groups = make_groups(a, plan.named, plan.cap)
         link_groups(a, set(named), groups)
         pack = Pack(
@@ -101,11 +130,14 @@ class Fitter:
             level_costs=self.level_costs,
             mermaid=plan.mermaid,
             tokens=self.budget if tokens is None else tokens,
+            catalog=self.catalog,
+            task_budget=self.hint_budget,
         )
         if plan.level:
-            pack.omitted = a.core[plan.details :]
+            shown = set(details)
+            pack.omitted = [u for u in a.detail_order if u not in shown]
             if pack.omitted and plan.level in self.level_costs:
-                pack.omitted_command = self.core_command(plan.level)
+                pack.omitted_command, pack.omitted_need = self.core_command(plan.level)
         return pack
 
     def groups_for(self, named: int, cap: int) -> list[Group]:
@@ -206,14 +238,21 @@ class Fitter:
             return 0
         return round(sum(sample) * len(core) / len(sample))
 
-    def _steer(self, lo: int, hi: int, plan_at: Callable[[int], Plan], cum: list[int]) -> int:
-        """Largest x in [lo, hi] whose plan fits, `plan_at(lo)` assumed to fit.
+    def _steer(
+        self,
+        lo: int,
+        hi: int,
+        plan_at: Callable[[int], Plan],
+        cum: list[int],
+        budget: int | None = None,
+    ) -> int:
+        """Largest x in [lo, hi] whose plan fits `budget`, `plan_at(lo)` assumed to fit.
 
         `cum[x]` estimates what the first x items cost, so the measured slack (or
         overshoot) says how far to step: a secant search that usually settles in
         two or three renders; after a few steps it falls back to bisection.
         """
-        budget = self.budget
+        budget = self.budget if budget is None else budget
         good, bad = lo, hi + 1
         m_good, m_bad = self.measure(plan_at(lo)), None
         for step in range(40):
@@ -222,7 +261,7 @@ class Fitter:
             if step >= STEER_STEPS:
                 x = (good + bad) // 2
             else:
-                target = cum[good] + budget - m_good
+                target: float = cum[good] + budget - m_good
                 if m_bad is not None and m_bad > m_good:  # interpolate between the two sides
                     ratio = (cum[bad] - cum[good]) / (m_bad - m_good)
                     target = cum[good] + (budget - m_good) * ratio
@@ -235,9 +274,9 @@ class Fitter:
                 bad, m_bad = x, m
         return good
 
-    def _detail_cum(self, level: int, count: int) -> list[int]:
+    def _detail_cum(self, level: int, candidates: list[str], count: int) -> list[int]:
         cum = [0]
-        for uid in self.analysis.core[:count]:
+        for uid in candidates[:count]:
             cum.append(cum[-1] + self.detail_cost(level, uid))
         return cum
 
@@ -249,50 +288,57 @@ class Fitter:
             cap = max(1, cap * 2 // 3)
         if not self.fits(Plan(level, 0, 0, cap)):
             need = self.measure(Plan(level, 0, 0, cap))
+            suggested = math.ceil(need / 500) * 500
+            if suggested <= self.hint_budget:
+                fix = f"pass --budget {suggested} or narrow --select."
+            else:
+                fix = (
+                    f"narrow --select: this selection needs {suggested:,} tokens, "
+                    f"your task budget is {self.hint_budget:,}."
+                )
             raise UsageError(
                 f"a budget of {self.budget:,} tokens cannot hold even a fully collapsed pack of "
                 f"these {len(self.analysis.lineage)} nodes ({need:,} tokens).",
-                fix=f"pass --budget {math.ceil(need / 500) * 500} or narrow --select.",
+                fix=fix,
             )
         return cap
 
-    def level_is_hopeless(self, level: int) -> bool:
-        """Auto mode: skip a level whose named core and focal details clearly cannot fit."""
+    def level_is_hopeless(self, level: int, named: int | None = None) -> bool:
+        """Auto mode: skip a level whose named core (or map) and focal details cannot fit."""
         a = self.analysis
-        spent = self.measure(Plan(0, 0, 0, 1)) + self._line_cum[len(a.core)]
+        lines = self._line_cum[len(a.core) if named is None else max(named, len(a.core))]
+        spent = self.measure(Plan(0, 0, 0, 1)) + lines
         for uid in a.focal:
             spent += self.detail_cost(level, uid)
             if spent > self.budget * HOPELESS_MARGIN:
                 return True
         return spent > self.budget * HOPELESS_MARGIN
 
-    def plan_level(self, level: int, *, need_complete: bool = False) -> tuple[Plan, bool]:
-        """The best plan at `level`, and whether it is complete (core named, focal detailed).
-
-        With `need_complete`, give up as soon as the plan cannot be complete.
-        """
+    def plan_level(self, level: int) -> Plan:
+        """Detail first (an explicit --level): name the core, detail it, then name the rest."""
         a = self.analysis
         cap = self.smallest_cap(level)
         total, ncore, lines = len(a.order), len(a.core), self._line_cum
         if level == 0:
             k = self._steer(0, total, lambda k: Plan(0, k, 0, cap), lines)
-            return Plan(0, k, 0, cap), True
+            return Plan(0, k, 0, cap)
         core_named = self._steer(0, ncore, lambda k: Plan(level, k, 0, cap), lines)
-        if need_complete and core_named < ncore:
-            return Plan(level, core_named, 0, cap), False
-        limit = self._detail_limit(level, core_named)
-        details = self._detail_cum(level, limit)
-        j = self._steer(0, limit, lambda j: Plan(level, core_named, j, cap), details)
+        j = self._fit_details(level, core_named, cap)
         k = self._steer(core_named, total, lambda k: Plan(level, k, j, cap), lines)
-        complete = core_named == ncore and j >= len(a.focal)
-        return Plan(level, k, j, cap), complete
+        return Plan(level, k, j, cap)
 
-    def _detail_limit(self, level: int, core_named: int) -> int:
+    def _fit_details(self, level: int, named: int, cap: int) -> int:
+        """How many candidates (detail order) get details with `named` nodes named."""
+        candidates = self.candidates(named)
+        limit = self._detail_limit(level, candidates)
+        details = self._detail_cum(level, candidates, limit)
+        return self._steer(0, limit, lambda j: Plan(level, named, j, cap), details)
+
+    def _detail_limit(self, level: int, candidates: list[str]) -> int:
         """Focal nodes always compete for details; neighbours only within DETAIL_SHARE."""
-        a = self.analysis
         spent, limit = 0, 0
-        focal = set(a.focal)
-        for uid in a.core[:core_named]:
+        focal = set(self.analysis.focal)
+        for uid in candidates:
             cost = self.detail_cost(level, uid)
             if uid in focal:
                 if cost > self.budget:
@@ -304,26 +350,50 @@ class Fitter:
             limit += 1
         return limit
 
-    def choose(self, level: str) -> Plan:
-        """An explicit level, or for `auto` the richest complete level.
+    def map_first(self) -> Plan:
+        """`auto`: name the map within map_share of the budget, detail with what is left.
 
-        When no detailed level is complete (many focal nodes, or big ones), level 1
-        still wins if it names the whole core and details at least one focal node:
-        the rest of the details are listed with their command, and the budget is
-        not left mostly empty by a bare map.
+        Level 2 when every focal node's SQL fits after the map, else level 1 when
+        every focal node's columns fit, else level 1 with the focal details that
+        fit (the rest listed with their command), else the map alone. Whatever
+        the details leave goes back to names.
         """
-        if level != "auto":
-            return self.plan_level(int(level))[0]
-        for lv in (2, 1):
-            if self.level_is_hopeless(lv):
+        a = self.analysis
+        total, lines = len(a.order), self._line_cum
+        cap = self.smallest_cap(0)
+        share = max(0.0, min(1.0, self.map_share))
+        map_budget = max(int(self.budget * share), self.measure(Plan(0, 0, 0, cap)))
+        if self.measure(Plan(0, total, 0, cap)) <= map_budget:
+            named = total
+        else:  # fewer, coarser groups leave the map room for names
+            while cap > 1 and self.measure(Plan(0, 0, 0, cap)) > GROUP_SHARE * map_budget:
+                cap = max(1, cap * 2 // 3)
+            named = self._steer(0, total, lambda k: Plan(0, k, 0, cap), lines, map_budget)
+        focal = set(a.focal)
+        focal_shown = sum(1 for u in self.candidates(named) if u in focal)
+        partial: Plan | None = None
+        for level in (2, 1):
+            if not focal_shown or (level == 2 and self.level_is_hopeless(level, named)):
+                continue  # level 1 may still detail some focal nodes
+            lcap = min(cap, self.smallest_cap(level))
+            if not self.fits(Plan(level, named, 0, lcap)):
                 continue
-            plan, complete = self.plan_level(lv, need_complete=True)
-            if complete:
-                return plan
-        partial, _ = self.plan_level(1)
-        if partial.named >= len(self.analysis.core) and partial.details >= 1:
-            return partial
-        return self.plan_level(0)[0]
+            j = self._fit_details(level, named, lcap)
+            if j >= focal_shown or (level == 1 and j >= 1):
+                partial = Plan(level, named, j, lcap)
+                break
+        if partial is None:
+            k = self._steer(0, total, lambda k: Plan(0, k, 0, cap), lines)
+            return Plan(0, k, 0, cap)
+        lv, j, lcap = partial.level, partial.details, partial.cap
+        k = self._steer(named, total, lambda k: Plan(lv, k, j, lcap), lines)
+        return Plan(lv, k, j, lcap)
+
+    def choose(self, level: str) -> Plan:
+        """An explicit level (details first), or map-first for `auto`."""
+        if level != "auto":
+            return self.plan_level(int(level))
+        return self.map_first()
 
     def finish(self, plan: Plan) -> Pack:
         """Add the diagram if it fits, then settle on a plan whose exact count fits."""
@@ -347,24 +417,30 @@ class Fitter:
         pack.tokens = counted
         return pack
 
-    def core_command(self, level: int) -> str:
-        """One command that gives every focal and neighbour node its level-`level` details."""
+    def core_command(self, level: int) -> tuple[str, int]:
+        """One command that details every focal and neighbour node, and what it needs.
+
+        The printed --budget never exceeds the task budget; when the details need
+        more, the need is returned too, so the pack can say so plainly.
+        """
         if level not in self._core_commands:
             self._core_commands[level] = self._core_command(level)
         return self._core_commands[level]
 
-    def _core_command(self, level: int) -> str:
+    def _core_command(self, level: int) -> tuple[str, int]:
         a = self.analysis
         focal_selectors = [node_selector(a.graph, u) for u in a.focal[:MAX_FOCAL_TERMS]]
         if len(a.focal) <= MAX_FOCAL_TERMS and all(focal_selectors):
             details = self._core_detail_total(level)
-            budget = _round_up(details + self._line_cum[len(a.core)] + 600)
+            need = _round_up(details + self._line_cum[len(a.core)] + 600)
             words = [f"1+{s}+1" for s in focal_selectors]
             select = " ".join(intersect(self.select, w) for w in words)
-            return self.commands.scope(select, budget=budget, level=level)
-        return self.commands.scope(
-            self.select, budget=_round_up(self.level_costs[level]), level=level
-        )
+        else:
+            need = _round_up(self.level_costs[level])
+            select = self.select
+        budget = min(need, self.hint_budget)
+        command = self.commands.scope(select, budget=budget, level=level)
+        return command, (need if need > budget else 0)
 
 
 def _round_up(tokens: int) -> int:
@@ -398,8 +474,56 @@ def build_pack(
     fmt: str,
     counter: TokenCounter,
     commands: Commands,
+    map_share: float = MAP_SHARE,
+    task_budget: int | None = None,
+    catalog: Catalog | str | None = "auto",
 ) -> Pack:
-    """The richest pack that fits `budget` (level "0", "1", "2" or "auto")."""
-    fitter = Fitter(analysis, select, exclude, manifest, budget, fmt, counter, commands)
+    """The richest pack that fits `budget` (level "0", "1", "2" or "auto").
+
+    `catalog="auto"` reads `catalog.json` beside the manifest when there is one.
+    """
+    if catalog == "auto":
+        from decp.dbt.catalog import catalog_beside
+
+        catalog = catalog_beside(manifest)
+    assert not isinstance(catalog, str)
+    fitter = Fitter(
+        analysis,
+        select,
+        exclude,
+        manifest,
+        budget,
+        fmt,
+        counter,
+        commands,
+        map_share=map_share,
+        task_budget=task_budget,
+        catalog=catalog,
+    )
     fitter.prepare()
     return fitter.finish(fitter.choose(level))
+
+
+def map_share_from(config: Config | None) -> float:
+    """`[dbt] map_share` of decp.toml (a fraction in (0, 1]), else MAP_SHARE."""
+    if config is None:
+        return MAP_SHARE
+    value: Any = getattr(config, "dbt_map_share", None)
+    if value is None:
+        import tomllib
+
+        try:
+            data = tomllib.loads(config.config_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return MAP_SHARE  # load_config already reported a broken file
+        table = data.get("dbt")
+        value = table.get("map_share") if isinstance(table, dict) else None
+        if value is None:
+            return MAP_SHARE
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
+        raise DataError(
+            f"dbt.map_share must be a fraction in (0, 1], got {value!r}.",
+            path=config.config_path,
+            fix=f"set `map_share = {MAP_SHARE}` under [dbt].",
+        )
+    return float(value)

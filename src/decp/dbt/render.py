@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -131,6 +132,8 @@ def markdown_lines(pack: Pack) -> list[str]:
         lines += ["", f"## Details (level {pack.level})"]
         for uid in pack.details:
             lines += ["", *detail_markdown(pack, uid)]
+        if pack.redactions:
+            lines += ["", redaction_line(pack.redactions)]
     if pack.groups:
         lines += ["", "## Collapsed groups", ""]
         lines.append(
@@ -149,13 +152,24 @@ def markdown_lines(pack: Pack) -> list[str]:
             lines.append(f"  expand: `{pack.commands.expand(group.terms, group.excludes)}`")
     if pack.omitted:
         lines += ["", "## Not included", ""]
+        need = (
+            f" (all of them need ≈{pack.omitted_need:,} tokens, "
+            f"your task budget is {pack.task_budget or pack.budget:,})"
+            if pack.omitted_need
+            else ""
+        )
         lines.append(
             f"- level-{pack.level} details for {len(pack.omitted)} of {len(a.core)} focal and "
             f"neighbour nodes ({', '.join(a.names[u] for u in pack.omitted[:OMITTED_SHOWN])}"
             + (", …" if len(pack.omitted) > OMITTED_SHOWN else "")
-            + f"): `{pack.omitted_command}`"
+            + f"): `{pack.omitted_command}`{need}"
         )
     return lines
+
+
+def redaction_line(kinds: list[str]) -> str:
+    counts = ", ".join(f"{n} {kind}" for kind, n in sorted(Counter(kinds).items()))
+    return f"Redacted before packing: {counts} (secrets in descriptions or SQL)."
 
 
 def detail_markdown(pack: Pack, uid: str) -> list[str]:
@@ -163,23 +177,36 @@ def detail_markdown(pack: Pack, uid: str) -> list[str]:
     node = a.node(uid)
     out = [f"### {a.names[uid]}", ""]
     where = node.path or node.uid
-    out.append(f"{node.kind} `{where}`" + (f", tags: {', '.join(node.tags)}" if node.tags else ""))
+    relation = pack.relation(uid)
+    out.append(
+        f"{node.kind} `{where}`"
+        + (f", relation `{relation}`" if relation else "")
+        + (f", tags: {', '.join(node.tags)}" if node.tags else "")
+    )
     more = a.graph.details(uid)
     if more.description:
-        out.append(one_line(more.description))
-    if more.columns:
+        out.append(one_line(pack.clean(more.description)))
+    view = pack.columns(uid)
+    if view.columns or view.missing:
         out.append("")
-        out.append(f"columns ({len(more.columns)}):")
-        for name, dtype, desc in more.columns:
+        source = ", catalog.json" if view.from_catalog else ""
+        if pack.catalog is not None and not view.in_catalog:
+            source = ", YAML; not in catalog.json"
+        out.append(f"columns ({len(view.columns)}{source}):")
+        for name, dtype, desc in view.columns:
             typed = f" {dtype}" if dtype else ""
-            text = f": {one_line(desc)}" if desc else ""
+            text = f": {one_line(pack.clean(desc))}" if desc else ""
             out.append(f"- {name}{typed}{text}")
+        if view.missing:
+            out.append("- documented in YAML, not in catalog.json: " + ", ".join(view.missing))
+        if view.undocumented:
+            out.append("- in catalog.json, not documented: " + ", ".join(view.undocumented))
     tests = pack.tests.get(uid, [])
     if tests:
         out.append("")
         out.append("tests: " + ", ".join(_test_text(pack, t, uid) for t in tests))
     if pack.level >= 2:
-        sql = a.graph.code(uid).strip()
+        sql = pack.clean(a.graph.code(uid).strip())
         if sql:
             out += ["", "```sql", sql, "```"]
     return out
@@ -237,11 +264,21 @@ def node_item(pack: Pack, uid: str) -> dict[str, Any]:
         item["focal"] = True
     if uid in pack.details_set:
         more = a.graph.details(uid)
-        item["description"] = one_line(more.description)
-        item["columns"] = [list(c) for c in more.columns]
+        relation = pack.relation(uid)
+        if relation:
+            item["relation"] = relation
+        item["description"] = one_line(pack.clean(more.description))
+        view = pack.columns(uid)
+        item["columns"] = [[n, t, pack.clean(d)] for n, t, d in view.columns]
+        if pack.catalog is not None:
+            item["columns_from"] = "catalog" if view.from_catalog else "yaml"
+            item["column_drift"] = {
+                "documented_not_in_catalog": list(view.missing),
+                "in_catalog_not_documented": list(view.undocumented),
+            }
         item["tests"] = [_test_text(pack, t, uid) for t in pack.tests.get(uid, [])]
         if pack.level >= 2:
-            item["sql"] = a.graph.code(uid).strip()
+            item["sql"] = pack.clean(a.graph.code(uid).strip())
     return item
 
 
@@ -293,7 +330,10 @@ def to_data(pack: Pack) -> dict[str, Any]:
             "details": len(pack.omitted),
             "first": [a.names[u] for u in pack.omitted[:OMITTED_SHOWN]],
             "expand": pack.omitted_command if pack.omitted else None,
+            "needs": pack.omitted_need or None,
         },
+        "catalog": str(pack.catalog.path) if pack.catalog is not None else None,
+        "redacted": pack.redactions,
     }
 
 
