@@ -8,6 +8,7 @@ at 1k/2k/4k budgets, every level and both formats.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -231,3 +232,77 @@ def test_no_diagram_without_edges(small: Graph) -> None:
     pack = make_pack(small, "fqn:shop.staging.*", 4000)
     assert not pack.analysis.edges
     assert "```mermaid" not in pack.text
+
+
+# --- secrets in manifest free text ---------------------------------------------------
+
+AWS_KEY = "AKIAZ7QX3NB5KLW2PQRT"
+PASSWORD = "Xq9!zLm2#Rt7vWp4"
+
+
+def _leaky(tmp_path: Path) -> Graph:
+    """orders' compiled SQL holds a password rendered from env_var(); its description a key."""
+    data = support.small_manifest()
+    orders = data["nodes"]["model.shop.orders"]
+    orders["compiled_code"] = (
+        f"select order_id, amount from int_orders\nwhere api_password = '{PASSWORD}'"
+    )
+    orders["raw_code"] = "select * from {{ ref('int_orders') }} -- {{ env_var('PW') }}"
+    orders["description"] = f"Orders. Loaded with key {AWS_KEY} (rotate me)."
+    path = write_manifest(tmp_path / "manifest.json", data)
+    return load_graph(path, None)[0]
+
+
+@pytest.mark.parametrize("fmt", ["md", "json"])
+def test_compiled_sql_and_descriptions_are_redacted(tmp_path: Path, fmt: str) -> None:
+    graph = _leaky(tmp_path)
+    pack = make_pack(graph, "orders", 4000, level="2", fmt=fmt)
+    check(pack, graph, 4000)
+    assert PASSWORD not in pack.text and AWS_KEY not in pack.text
+    assert "[redacted: secret-assignment]" in pack.text
+    assert "[redacted: aws-access-key]" in pack.text
+    assert sorted(pack.redactions) == ["aws-access-key", "secret-assignment"]
+    if fmt == "md":
+        assert (
+            "Redacted before packing: 1 aws-access-key, 1 secret-assignment "
+            "(secrets in descriptions or SQL)." in pack.text
+        )
+    else:
+        data = json.loads(pack.text)
+        assert sorted(data["redacted"]) == ["aws-access-key", "secret-assignment"]
+        assert "api_password = '[redacted: secret-assignment]'" in data["named"][0]["sql"]
+
+
+def test_level_0_shows_no_free_text_and_redacts_nothing(tmp_path: Path) -> None:
+    graph = _leaky(tmp_path)
+    pack = make_pack(graph, "orders", 4000, level="0")
+    assert pack.redactions == [] and "Redacted" not in pack.text
+
+
+def test_clean_text_is_left_alone(small: Graph) -> None:
+    pack = make_pack(small, "orders", 4000, level="2")
+    assert pack.redactions == [] and "[redacted" not in pack.text
+    assert "select order_id, amount from int_orders" in pack.text
+
+
+def test_not_included_hint_stays_within_the_task_budget() -> None:
+    """The issue's case: a 3,000 task budget, and the hint used to say --budget 10000."""
+    graph = load_graph(example("shop_260.manifest.json.gz"), None)[0]
+    pack = make_pack(graph, "+fct_orders+", 3000)
+    check(pack, graph, 3000)
+    hinted = [int(b) for b in re.findall(r"--budget (\d+)", pack.text)]
+    assert hinted and max(hinted) <= 3000
+    assert pack.omitted_need > 3000
+    assert (
+        f"(all of them need ≈{pack.omitted_need:,} tokens, your task budget is 3,000)" in pack.text
+    )
+
+
+def test_not_included_hint_under_the_task_budget_names_the_need() -> None:
+    """Near miss: with a bigger task budget, the command asks for what the details need."""
+    graph = load_graph(example("shop_260.manifest.json.gz"), None)[0]
+    pack = make_pack(graph, "+fct_orders+", 3000, task_budget=20_000)
+    assert pack.omitted_need == 0
+    assert "your task budget" not in pack.text
+    hinted = [int(b) for b in re.findall(r"--budget (\d+)", pack.omitted_command)]
+    assert hinted and 3000 < hinted[0] <= 20_000
