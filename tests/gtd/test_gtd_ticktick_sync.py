@@ -450,3 +450,117 @@ def test_settled_closed_loops_cost_no_requests(
         report.results == [] and fake.requests == []
     )  # nothing open, nothing to finish: no HTTP at all
     assert "no loops with status open, clarifying to export" in report.notes
+
+
+def test_a_rejected_loop_goes_out_completed_with_its_reason(
+    project: Path, fake: FakeTickTick, env: dict[str, str]
+) -> None:
+    """Open API v1 cannot set won't-do (-1): completed plus a `Rejected: WHY` footer line."""
+    ids = add_loops(project)
+    ticktick(project)
+    with edit_loops(load_config(project)) as book:
+        transition(book.get(ids[1]), "rejected", outcome="Out of scope for  Q3.")
+    report = ticktick(project)
+    assert next(r for r in report.results if r.loop == ids[1]).action == "updated"
+    task = fake.task_for(ids[1])
+    assert task["status"] == 2
+    assert task["content"] == (
+        f"TTL or event based?\n\nRejected: Out of scope for Q3.\nLoop: {ids[1]} in shop .project/LOOPS.md (decp)"
+    )
+    writes = [(r.method, r.path) for r in fake.writes()]
+    assert writes[-1][1].endswith(f"/task/{task['id']}/complete")
+    assert not any((r.body or {}).get("status") == -1 for r in fake.writes())
+    # Reading it back keeps it rejected (not closed), and a second export changes nothing.
+    imported = ticktick(project, direction="import")
+    assert loops_by_id(project)[ids[1]].status == "rejected"
+    assert all(r.action == "unchanged" for r in imported.results if r.loop == ids[1])
+    before = len(fake.writes())
+    again = ticktick(project)
+    assert all(r.action == "unchanged" for r in again.results if r.loop == ids[1])
+    assert len(fake.writes()) == before
+
+
+def test_reading_rejected_from_minus_one_and_from_the_footer(
+    project: Path, fake: FakeTickTick, env: dict[str, str]
+) -> None:
+    from decp.gtd.ticktick_sync import task_fields
+
+    footer = "Rejected: no\nLoop: LOOP-001 in shop .project/LOOPS.md (decp)"
+    assert task_fields({"title": "[LOOP-001] x", "status": -1})[1].state == "abandoned"
+    assert task_fields({"title": "[LOOP-001] x", "status": 2, "content": footer})[1].state == (
+        "abandoned"
+    )
+    # Near misses: completed without the line is done; the line on an open task is open.
+    assert task_fields({"title": "[LOOP-001] x", "status": 2})[1].state == "done"
+    assert task_fields({"title": "[LOOP-001] x", "status": 0, "content": footer})[1].state == (
+        "open"
+    )
+    # A body line that merely says "Rejected:" is the user's text, not the footer.
+    body = "Rejected: maybe\n\nLoop: LOOP-001 in shop .project/LOOPS.md (decp)"
+    assert task_fields({"title": "[LOOP-001] x", "status": 2, "content": body})[1].state == "done"
+
+
+def test_the_fake_ignores_a_minus_one_update_like_the_real_v1(
+    project: Path, fake: FakeTickTick, env: dict[str, str]
+) -> None:
+    ids = add_loops(project)
+    ticktick(project)
+    task = fake.task_for(ids[0])
+    from decp.gtd.auth import require_token
+    from decp.gtd.ticktick import TickTickClient
+
+    with TickTickClient(fake.api_url, require_token().secret, retry_base=0.001) as client:
+        client.update_task({**task, "status": -1})
+    assert fake.task_for(ids[0])["status"] == 0
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:18099/open/v1",
+        "https://evil.example/open/v1",
+        "http://api.ticktick.com/open/v1",
+        "https://api.ticktick.com.evil.example/open/v1",
+        "https://api.ticktick.com:8443/open/v1",
+    ],
+)
+def test_a_repo_file_cannot_send_the_token_elsewhere(
+    project: Path, fake: FakeTickTick, env: dict[str, str], monkeypatch, run_decp, url: str
+) -> None:
+    monkeypatch.delenv("DECP_TICKTICK_BASE_URL")
+    config_path = project / ".project" / "decp.toml"
+    config_path.write_text(
+        config_path.read_text().replace("https://api.ticktick.com/open/v1", url), encoding="utf-8"
+    )
+    add_loops(project)
+    env = {k: v for k, v in env.items() if k != "DECP_TICKTICK_BASE_URL"}
+    result = run_decp("gtd", "export", "--to", "ticktick", cwd=project, env=env)
+    assert result.returncode == 1
+    assert result.stderr.startswith(
+        f"decp: error: {config_path}: gtd.ticktick_api_url = '{url}' is not an official TickTick host"
+    )
+    assert "DECP_TICKTICK_BASE_URL" in result.stderr and "Traceback" not in result.stderr
+    assert fake.requests == []
+
+
+def test_the_official_hosts_are_accepted(project: Path, monkeypatch) -> None:
+    from decp.gtd.ticktick_sync import api_url
+
+    monkeypatch.delenv("DECP_TICKTICK_BASE_URL", raising=False)
+    config = load_config(project)
+    assert api_url(config) == "https://api.ticktick.com/open/v1"
+    config.gtd["ticktick_api_url"] = "https://api.dida365.com/open/v1/"
+    assert api_url(config) == "https://api.dida365.com/open/v1"
+
+
+@pytest.mark.parametrize("url", ["http://256.0.0.1", "http://[::1", "not a url", "ftp://x/y"])
+def test_a_bad_url_in_the_environment_is_one_line(
+    project: Path, env: dict[str, str], run_decp, url: str
+) -> None:
+    add_loops(project)
+    result = run_decp(
+        "gtd", "export", "--to", "ticktick", cwd=project, env={**env, "DECP_TICKTICK_BASE_URL": url}
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("decp: error: $DECP_TICKTICK_BASE_URL is not")
+    assert len(result.stderr.splitlines()) == 1 and "Traceback" not in result.stderr

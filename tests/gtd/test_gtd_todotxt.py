@@ -271,3 +271,52 @@ def test_backend_and_status_choices(project: Path) -> None:
     assert parse_statuses("open, clarifying,proposed") == ("open", "clarifying", "proposed")
     with pytest.raises(UsageError):
         parse_statuses(",")
+
+
+@pytest.mark.parametrize(
+    ("key", "backend"), [("todotxt_file", "todotxt"), ("ticktick_csv_file", "ticktick-csv")]
+)
+def test_a_config_path_outside_the_repo_is_refused_but_out_may_point_anywhere(
+    project: Path, run_decp, tmp_path: Path, key: str, backend: str
+) -> None:
+    victim = tmp_path / "home" / ".bashrc"
+    victim.parent.mkdir()
+    victim.write_text("export PATH=/usr/bin\n", encoding="utf-8")
+    config_path = project / ".project" / "decp.toml"
+    text = config_path.read_text(encoding="utf-8")
+    old = next(line for line in text.splitlines() if line.startswith(f"{key} ="))
+    config_path.write_text(text.replace(old, f'{key} = "{victim}"'), encoding="utf-8")
+    with edit_loops(_unchecked(project)) as book:
+        book.new_loop("Title; rm -rf ~; #", status="open")
+    refused = run_decp("gtd", "export", "--to", backend, cwd=project)
+    assert refused.returncode == 1
+    assert refused.stderr == (
+        f"decp: error: {config_path}: gtd.{key} = '{victim}' points outside the repo ({victim}); "
+        "decp only touches files inside the repo it was stamped into. "
+        f'Fix: use a path inside the repo, e.g. `{key} = "{_default(key)}"` under [gtd] '
+        "(or pass --out for a one-off file elsewhere).\n"
+    )
+    assert victim.read_text(encoding="utf-8") == "export PATH=/usr/bin\n"
+    # The user typing --out is their own choice: allowed anywhere (config fixed first).
+    config_path.write_text(text, encoding="utf-8")
+    chosen = tmp_path / "mine" / "export.out"
+    typed = run_decp("gtd", "export", "--to", backend, "--out", str(chosen), cwd=project)
+    assert typed.returncode == 0, typed.stderr
+    assert "Title; rm -rf ~; #" in chosen.read_text(encoding="utf-8")
+
+
+def _default(key: str) -> str:
+    from decp.core.config import PATH_KEYS
+
+    return PATH_KEYS[("gtd", key)]
+
+
+def _unchecked(project: Path):
+    """The config as it was before the bad path went in (loops are added through the API)."""
+    from decp.core.config import parse_config
+
+    text = (project / ".project" / "decp.toml").read_text(encoding="utf-8")
+    good = "\n".join(
+        line for line in text.splitlines() if not line.startswith(("todotxt_file", "ticktick_csv"))
+    )
+    return parse_config(good, project / ".project" / "decp.toml", project)

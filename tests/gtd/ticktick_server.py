@@ -218,7 +218,7 @@ class FakeTickTick:
             id=object_id(),
             projectId=project_id,
             etag=secrets.token_hex(4),
-            status=int(body.get("status") or 0),
+            status=max(int(body.get("status") or 0), 0),  # v1 cannot create a won't-do task
         )
         task.setdefault("tags", [])
         task["sortOrder"] = -1099511627776 * (len(self.tasks) + 1)
@@ -331,6 +331,10 @@ class FakeTickTick:
             new["dueDate"] = old["dueDate"]  # TickTick's quirk: dueDate alone cannot be cleared
         new["etag"] = secrets.token_hex(4)
         new.setdefault("status", 0)
+        if new["status"] == -1:
+            # The real Open API v1 ignores "won't do" on update (only the private v2
+            # API sets it): the task keeps its old status.
+            new["status"] = old.get("status", 0)
         if new["status"] == 0:
             new.pop("completedTime", None)
         self.tasks[task_id] = new

@@ -115,8 +115,9 @@ def auth_cmd(
     try:
         config = load_config()
         configured, root = config.gtd.get("ticktick_oauth_url"), config.root
+        config_path = config.config_path
     except NotStampedError:
-        configured, root = None, None
+        configured, root, config_path = None, None, None
 
     def say(text: str) -> None:
         err.print(text, markup=False, highlight=False)
@@ -137,7 +138,7 @@ def auth_cmd(
             )
     else:
         token = run_auth_flow(
-            oauth_url=oauth_base(configured),
+            oauth_url=oauth_base(configured, config_path),
             port=port,
             open_browser=not no_browser,
             timeout=timeout,

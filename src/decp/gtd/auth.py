@@ -30,6 +30,7 @@ CLIENT_ID_ENV = "TICKTICK_CLIENT_ID"
 CLIENT_SECRET_ENV = "TICKTICK_CLIENT_SECRET"
 OAUTH_URL_ENV = "DECP_TICKTICK_OAUTH_URL"
 DEFAULT_OAUTH_URL = "https://ticktick.com/oauth"
+OAUTH_HOSTS = ("ticktick.com", "dida365.com")
 KEYRING_SERVICE = "decp-ticktick"
 KEYRING_USER = "token"
 SCOPE = "tasks:read tasks:write"
@@ -121,8 +122,17 @@ def store_token(token: Secret, repo_root: Path | None) -> str:
     return f"{path} (mode 0600)"
 
 
-def oauth_base(configured: str | None) -> str:
-    return (os.environ.get(OAUTH_URL_ENV) or configured or DEFAULT_OAUTH_URL).rstrip("/")
+def oauth_base(configured: str | None, config_path: Path | None = None) -> str:
+    """The OAuth server: $DECP_TICKTICK_OAUTH_URL as given, else decp.toml's value only
+    on an official https host (the client secret and the code go there)."""
+    from decp.gtd.ticktick import check_url, trusted_url
+
+    override = os.environ.get(OAUTH_URL_ENV, "").strip()
+    if override:
+        return check_url(override, f"${OAUTH_URL_ENV}")
+    return trusted_url(
+        str(configured or DEFAULT_OAUTH_URL), "gtd.ticktick_oauth_url", OAUTH_HOSTS, config_path
+    )
 
 
 def authorize_url(base: str, client_id: str, redirect_uri: str, state: str) -> str:

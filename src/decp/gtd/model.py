@@ -33,7 +33,11 @@ MARK_LOCAL = "<<<<<<<"
 MARK_SPLIT = "======="
 MARK_REMOTE = ">>>>>>>"
 
-FOOTER_KEYS = ("Context", "Source", "Loop")
+FOOTER_KEYS = ("Context", "Source", "Rejected", "Loop")
+# TickTick's Open API v1 cannot set "won't do" (status -1): a rejected loop goes
+# out as a completed task whose footer says `Rejected: WHY`, and reads back as rejected.
+REJECTED_KEY = "Rejected"
+NO_REASON = "won't do"
 
 
 def state_of_status(status: str) -> str:
@@ -83,7 +87,15 @@ def split_task_title(raw: str) -> tuple[str | None, str]:
     return match.group(1), raw[match.end() :].strip()
 
 
-def render_notes(body: str, *, context: str, source: str, loop_id: str, repo: str) -> str:
+def render_notes(
+    body: str,
+    *,
+    context: str,
+    source: str,
+    loop_id: str,
+    repo: str,
+    rejected: str | None = None,
+) -> str:
     """Task notes: the loop body, then a footer pointing back to the repo.
 
     The footer is the last paragraph and every line starts with a known key, so
@@ -94,6 +106,8 @@ def render_notes(body: str, *, context: str, source: str, loop_id: str, repo: st
         footer.append(f"Context: {' '.join(context.split())}")
     if source.strip():
         footer.append(f"Source: {' '.join(source.split())}")
+    if rejected is not None:
+        footer.append(f"{REJECTED_KEY}: {' '.join(rejected.split()) or NO_REASON}")
     footer.append(f"Loop: {loop_id} in {repo} .project/LOOPS.md (decp)")
     body = normalize_text(body)
     return f"{body}\n\n" + "\n".join(footer) if body else "\n".join(footer)
@@ -105,6 +119,7 @@ class ParsedNotes:
     loop_id: str | None = None
     context: str = ""
     source: str = ""
+    rejected: str | None = None  # the footer's `Rejected:` reason, when decp sent it rejected
 
 
 def _footer_values(paragraph: str) -> dict[str, str] | None:
@@ -138,6 +153,7 @@ def parse_notes(text: str) -> ParsedNotes:
             loop_id=found.group(0) if found else None,
             context=values.get("Context", ""),
             source=values.get("Source", ""),
+            rejected=values.get(REJECTED_KEY),
         )
     found = LOOP_ID_RE.search(text)
     return ParsedNotes(body=text, loop_id=found.group(0) if found else None)

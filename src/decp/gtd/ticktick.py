@@ -13,6 +13,7 @@ import re
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from decp.core.errors import DecpError
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 
 DEFAULT_API_URL = "https://api.ticktick.com/open/v1"
 BASE_URL_ENV = "DECP_TICKTICK_BASE_URL"
+# The only hosts a URL from a repo file may send the token to (TickTick, and Dida365 in China).
+API_HOSTS = ("api.ticktick.com", "api.dida365.com")
 RETRY_DELAY_ENV = "DECP_TICKTICK_RETRY_DELAY"
 INBOX = "inbox"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -105,6 +108,47 @@ def retry_delay(attempt: int, retry_after: str | None, base: float) -> float:
     return base * (2**attempt)
 
 
+def check_url(url: str, source: str) -> str:
+    """`url` if httpx can call it (http/https, a valid host), else a one-line DecpError."""
+    import httpx
+
+    text = url.strip()
+    try:
+        parsed = httpx.URL(text)
+    except (httpx.InvalidURL, TypeError, ValueError) as exc:
+        raise DecpError(
+            f"{source} is not a valid URL ({text!r}: {exc}).",
+            fix="give a full URL such as https://api.ticktick.com/open/v1.",
+        ) from None
+    if parsed.scheme not in ("http", "https") or not parsed.host or any(c.isspace() for c in text):
+        raise DecpError(
+            f"{source} is not an http(s) URL ({text!r}).",
+            fix="give a full URL such as https://api.ticktick.com/open/v1.",
+        )
+    return text.rstrip("/")
+
+
+def trusted_url(url: str, source: str, hosts: tuple[str, ...], config_path: Path | None) -> str:
+    """A URL read from a repo file: https on one of `hosts` only, so a committed
+    decp.toml can never send the bearer token (or the OAuth secret) elsewhere."""
+    from decp.core.errors import DataError
+
+    text = check_url(url, source)
+    import httpx
+
+    parsed = httpx.URL(text)
+    if parsed.scheme != "https" or parsed.host not in hosts or parsed.port not in (None, 443):
+        raise DataError(
+            f"{source} = {text!r} is not an official TickTick host; decp sends the token "
+            f"only to https://{' or https://'.join(hosts)}.",
+            path=config_path,
+            fix=f"set it back to https://{hosts[0]}/..., or, to use another server on purpose, "
+            f"name it in the environment ({BASE_URL_ENV} / DECP_TICKTICK_OAUTH_URL): "
+            "a repo file alone cannot redirect the token.",
+        )
+    return text
+
+
 def default_retry_base() -> float:
     raw = os.environ.get(RETRY_DELAY_ENV, "")
     try:
@@ -165,6 +209,11 @@ class TickTickClient:
         for attempt in range(MAX_ATTEMPTS):
             try:
                 response = self._http.request(method, url, json=body, headers=headers)
+            except httpx.InvalidURL as exc:
+                raise TickTickError(
+                    f"TickTick API URL {self.base_url!r} is not valid ({exc}).",
+                    fix=f"check {BASE_URL_ENV} / [gtd] ticktick_api_url.",
+                ) from None
             except httpx.HTTPError as exc:
                 if attempt + 1 < MAX_ATTEMPTS and idempotent:
                     self._sleep(retry_delay(attempt, None, self.retry_base))

@@ -28,6 +28,7 @@ from decp.gtd.model import (
     ABANDONED,
     DECP_TAG,
     DONE,
+    NO_REASON,
     OPEN,
     Fields,
     has_conflict_markers,
@@ -40,6 +41,7 @@ from decp.gtd.model import (
 )
 from decp.gtd.report import REMOTE, LoopResult, SyncReport
 from decp.gtd.ticktick import (
+    API_HOSTS,
     BASE_URL_ENV,
     DEFAULT_API_URL,
     INBOX,
@@ -50,7 +52,9 @@ from decp.gtd.ticktick import (
     TickTickClient,
     TickTickError,
     TickTickNotFound,
+    check_url,
     parse_date,
+    trusted_url,
 )
 
 if TYPE_CHECKING:
@@ -61,13 +65,21 @@ NAME = "ticktick"
 LABEL = "TickTick"
 DEFAULT_LIST = "decp"
 STATES = {STATUS_OPEN: OPEN, 1: DONE, STATUS_COMPLETED: DONE, STATUS_ABANDONED: ABANDONED}
-STATUS_CODES = {OPEN: STATUS_OPEN, DONE: STATUS_COMPLETED, ABANDONED: STATUS_ABANDONED}
+# The Open API v1 cannot set "won't do" (-1; only the private v2 API can), so a
+# rejected loop goes out completed with a `Rejected: WHY` footer line. Reading
+# back, -1 (set in the app, or in a CSV backup) and completed-with-that-line
+# both mean rejected. See docs/how-to/gtd-ticktick.md.
+STATUS_CODES = {OPEN: STATUS_OPEN, DONE: STATUS_COMPLETED, ABANDONED: STATUS_COMPLETED}
 
 
 def api_url(config: Config) -> str:
-    return (
-        os.environ.get(BASE_URL_ENV) or str(config.gtd.get("ticktick_api_url") or DEFAULT_API_URL)
-    ).rstrip("/")
+    """Where the token goes: $DECP_TICKTICK_BASE_URL as given (the user's own choice),
+    else decp.toml's URL only if it is https on an official host (the repo is untrusted)."""
+    override = os.environ.get(BASE_URL_ENV, "").strip()
+    if override:
+        return check_url(override, f"${BASE_URL_ENV}")
+    configured = str(config.gtd.get("ticktick_api_url") or DEFAULT_API_URL)
+    return trusted_url(configured, "gtd.ticktick_api_url", API_HOSTS, config.config_path)
 
 
 def list_name(config: Config) -> str:
@@ -93,8 +105,10 @@ def task_fields(task: dict[str, Any]) -> tuple[str | None, Fields]:
     tags = tuple(str(t) for t in raw_tags if str(t).lower() != DECP_TAG)
     try:
         state = STATES.get(int(task.get("status") or 0), OPEN)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         state = OPEN
+    if state == DONE and notes.rejected is not None:
+        state = ABANDONED
     return loop_id or notes.loop_id, Fields(normalize_title(title), notes.body, tags, state)
 
 
@@ -105,7 +119,12 @@ def render_task(
     out = dict(task or {})
     out["title"] = task_title(loop.id, fields.title)
     out["content"] = render_notes(
-        fields.body or "", context=loop.context, source=loop.source, loop_id=loop.id, repo=repo
+        fields.body or "",
+        context=loop.context,
+        source=loop.source,
+        loop_id=loop.id,
+        repo=repo,
+        rejected=(loop.outcome or NO_REASON) if fields.state == ABANDONED else None,
     )
     tags = list(fields.tags)
     old = [str(t) for t in (task or {}).get("tags") or []]
@@ -278,10 +297,11 @@ def _export_one(
         if _differs({key: task.get(key)}, {key: desired.get(key)}):
             result.change(REMOTE, key, task.get(key), desired.get(key))
     push_state = merge.remote.state != remote.state
+    finish = push_state and merge.remote.state in (DONE, ABANDONED)
     if push_state:
         result.change(REMOTE, "state", remote.state, merge.remote.state)
-        if merge.remote.state != DONE:
-            desired["status"] = STATUS_OPEN if merge.remote.state == OPEN else STATUS_ABANDONED
+        if merge.remote.state == OPEN:
+            desired["status"] = STATUS_OPEN
     if merge.conflicts:
         result.conflicts = list(merge.conflicts)
         result.note = f"{', '.join(merge.conflicts)} changed on both sides: left as is; run `decp gtd import` to keep both"
@@ -292,13 +312,21 @@ def _export_one(
     ids = {"task": str(task["id"]), "project": str(task.get("projectId") or project_id)}
     if options.dry_run:
         return result
-    if _differs(task, desired) or (push_state and merge.remote.state != DONE):
+    if _differs(task, desired) or (push_state and merge.remote.state == OPEN):
         client.update_task(desired)
-    if push_state and merge.remote.state == DONE:
+    if finish and _status(task) != STATUS_COMPLETED:
+        # Rejected too: v1 has no "won't do", so it is completed with its `Rejected:` line.
         client.complete_task(ids["project"], ids["task"])
     if merge.base != base or adopted or {k: v for k, v in (ref or {}).items() if k != "h"} != ids:
         recorder.record(loop.id, ids, merge.base)
     return result
+
+
+def _status(task: dict[str, Any]) -> int | None:
+    try:
+        return int(task.get("status") or 0)
+    except (TypeError, ValueError, OverflowError):
+        return None
 
 
 # --- import -----------------------------------------------------------------
