@@ -218,6 +218,7 @@ class _Builder:
         self.nodes: dict[str, ColumnNode] = {}
         self.edges: list[Edge] = []
         self.complete: dict[str, bool] = {}  # whether a node's column list is complete
+        self.implied: set[tuple[str, str]] = set()
         self.relations = self._relation_index()
         self._renderer: Any = None
         for uid in self._order():
@@ -307,11 +308,29 @@ class _Builder:
         for col, found in analysis.sources.items():
             for parent, parent_col in sorted(found):
                 self.edges.append(Edge(parent, parent_col, uid, col, fidelity))
+                self._through_star(parent, parent_col)
         star_unknown = any(c == "*" for c, _, _ in analysis.unknowns)
         self.complete[uid] = bool(analysis.columns) and not star_unknown
         self.nodes[uid] = ColumnNode(
             uid, label, kind, fidelity, tuple(analysis.columns), tuple(analysis.unknowns), parents
         )
+
+    def _through_star(self, uid: str, column: str) -> None:
+        """A column read from a model that is `select * from <one relation>` (columns unknown).
+
+        Every column such a model has comes from that one relation under the same name,
+        so the edge is implied, not guessed. With two starred relations it stays unknown.
+        """
+        node = self.nodes.get(uid)
+        if node is None or node.kind not in _LINEAGE_KINDS or column in node.columns:
+            return
+        stars = {parent for what, _, parent in node.unknowns if what == "*"}
+        if len(stars) != 1 or "" in stars or (uid, column) in self.implied:
+            return
+        (source,) = stars
+        self.implied.add((uid, column))
+        self.edges.append(Edge(source, column, uid, column, node.fidelity))
+        self._through_star(source, column)
 
     def _analyse(
         self, uid: str, raw: dict[str, Any], parents: tuple[str, ...], documented: tuple[str, ...]
@@ -408,7 +427,7 @@ class _Builder:
         if root is None:
             raise _Unparseable("no query scope")
         try:
-            outputs, stars = _ScopeWalker(names, self.nodes).outputs(root)
+            outputs, stars = _ScopeWalker(names, self.nodes, schema).outputs(root)
         except RecursionError as exc:
             raise _Unparseable("query nested too deeply") from exc
         unknowns = [("*", why, parent) for why, parent in stars]
@@ -443,13 +462,19 @@ _Output = tuple[str, frozenset[tuple[str, str]], tuple[tuple[str, str], ...]]
 class _ScopeWalker:
     """Resolves each scope's output columns to node columns, memoised per scope."""
 
-    def __init__(self, names: dict[str, str], nodes: dict[str, ColumnNode]) -> None:
+    def __init__(
+        self,
+        names: dict[str, str],
+        nodes: dict[str, ColumnNode],
+        schema: dict[str, dict[str, str]],
+    ) -> None:
         self.names = names
         self.nodes = nodes
+        self.schema = schema
         self.memo: dict[int, tuple[list[_Output], list[tuple[str, str]]]] = {}
 
     def _label(self, table: Any) -> tuple[str, str]:
-        uid = self.names.get(table.name, "")
+        uid = self.names.get(table.name.lower(), "")
         node = self.nodes.get(uid)
         return (node.label if node else table.sql()), uid
 
@@ -487,7 +512,9 @@ class _ScopeWalker:
             if isinstance(proj, exp.Star) or (
                 isinstance(proj, exp.Column) and isinstance(proj.this, exp.Star)
             ):
-                stars += self._star(scope, proj)
+                expanded, unknown = self._star(scope, proj)
+                out += expanded
+                stars += unknown
                 continue
             name = proj.alias_or_name.lower()
             found: set[tuple[str, str]] = set()
@@ -501,23 +528,30 @@ class _ScopeWalker:
             out.append((name, frozenset(found), tuple(dict.fromkeys(missing))))
         return out, stars
 
-    def _star(self, scope: Any, proj: Any) -> list[tuple[str, str]]:
-        table = proj.table if hasattr(proj, "table") else ""
+    def _star(self, scope: Any, proj: Any) -> tuple[list[_Output], list[tuple[str, str]]]:
+        """A `*` qualify left alone: expand the sources whose columns are known, flag the rest."""
+        from sqlglot import exp
+
+        table = proj.table if isinstance(proj, exp.Column) else ""
         picked = [table] if table else list(scope.selected_sources or scope.sources)
-        out = []
+        outs: list[_Output] = []
+        unknown: list[tuple[str, str]] = []
         for alias in picked:
             source = scope.sources.get(alias)
-            from sqlglot import exp
-
             if isinstance(source, exp.Table):
                 label, uid = self._label(source)
-                out.append((f"select * from {label}: its columns are not known", uid))
+                known = self.schema.get(source.name.lower())
+                if known is not None:
+                    outs += [(c, frozenset({(uid, c)}), ()) for c in known]
+                else:
+                    unknown.append((f"select * from {label}: its columns are not known", uid))
             elif source is not None:
-                _, inner = self.outputs(source)
-                out += inner
+                inner, stars = self.outputs(source)
+                outs += inner
+                unknown += stars
             else:
-                out.append((f"select * from {alias}", ""))
-        return out
+                unknown.append((f"select * from {alias}", ""))
+        return outs, unknown
 
     def resolve(self, scope: Any, col: Any) -> tuple[set[tuple[str, str]], list[tuple[str, str]]]:
         """Node columns behind one column reference in `scope`."""
@@ -544,7 +578,7 @@ class _ScopeWalker:
         if isinstance(source, Scope):
             return self._from_scope(source, name)
         if isinstance(source, exp.Table):
-            uid = self.names.get(source.name)
+            uid = self.names.get(source.name.lower())
             if uid is None:
                 if source.name.lower() == UNKNOWN_MARKER:
                     return set(), [("reads a relation from a macro decp cannot render", "")]
@@ -692,8 +726,9 @@ def resolve_target(graph: ColumnGraph, target: str, manifest: Path) -> tuple[str
         )
     known = graph.known_columns(uid)
     col = column.lower()
-    if col not in known:
-        node = graph.nodes[uid]
+    node = graph.nodes[uid]
+    open_ended = not node.columns or any(what == "*" for what, _, _ in node.unknowns)
+    if col not in known and not open_ended:
         close = difflib.get_close_matches(col, known, n=3, cutoff=0.6)
         if close:
             fix = f"did you mean {', '.join(f'{node.label}.{c}' for c in close)}?"
