@@ -638,6 +638,9 @@ class LoopBook:
                 out.append(seg)
             if index == last_block and new:
                 out.append(self._render_new(new, "".join(out), nl))
+                following = "".join(x for x in self._segments[index + 1 :] if isinstance(x, str))
+                if following and not is_blank(line_body(split_lines(following)[0])):
+                    out.append(nl)  # keep a blank line before the next section
         if last_block is None and new:
             if not out and self.original_text == "":
                 out.append(default_header(self.docs_url or "https://decp.dev").replace("\n", nl))
