@@ -184,3 +184,87 @@ def test_unknown_flag_is_a_usage_error(repo: Path, run_decp: Run) -> None:
     assert result.returncode == 2, result.stdout + result.stderr
     assert "--nope" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_json_has_stable_keys(repo: Path, run_decp: Run) -> None:
+    import json
+
+    clean = run_decp("doctor", "--json", cwd=repo)
+    assert clean.returncode == 0, clean.stderr
+    data = json.loads(clean.stdout)
+    assert list(data) == ["ok", "root", "version", "problems", "fixed", "checks"]
+    # Only warnings may show on a fresh stamp (a version skew while developing decp).
+    assert (data["ok"], data["fixed"]) == (True, [])
+    assert [p for p in data["problems"] if p["level"] != "warn"] == []
+    assert data["root"] == str(repo.resolve()) and data["version"] == __version__
+    assert all(set(c) == {"level", "what", "fix"} for c in data["checks"])
+    (repo / "CLAUDE.md").unlink()
+    broken = run_decp("doctor", "--json", cwd=repo)
+    assert broken.returncode == 1
+    data = json.loads(broken.stdout)
+    assert data["ok"] is False
+    assert [p for p in data["problems"] if p["level"] == "fail"] == [
+        {"level": "fail", "what": "CLAUDE.md is missing", "fix": "run `decp doctor --fix`"}
+    ]
+    fixed = json.loads(run_decp("doctor", "--json", "--fix", cwd=repo).stdout)
+    assert (fixed["ok"], fixed["fixed"]) == (True, ["created CLAUDE.md"])
+
+
+def test_fix_leaves_a_symlinked_agent_file_alone(repo: Path, run_decp: Run) -> None:
+    (repo / "CLAUDE.md").unlink()
+    (repo / "CLAUDE.md").symlink_to("AGENTS.md")
+    agents_before = (repo / "AGENTS.md").read_bytes()
+    result = run_decp("doctor", "--fix", cwd=repo)
+    assert result.returncode == 0, result.stdout
+    assert (repo / "CLAUDE.md").is_symlink() and str((repo / "CLAUDE.md").readlink()) == "AGENTS.md"
+    assert (repo / "AGENTS.md").read_bytes() == agents_before
+    assert (
+        "[ok  ] CLAUDE.md -> AGENTS.md reaches the protocol (symlink; its target has the decp block)"
+        in result.stdout
+    )
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_fix_writes_through_a_symlink_whose_target_lacks_the_block(
+    repo: Path, run_decp: Run
+) -> None:
+    notes = repo / "docs" / "ai.md"
+    notes.parent.mkdir()
+    notes.write_text("# my notes\n", encoding="utf-8")
+    (repo / "CLAUDE.md").unlink()
+    (repo / "CLAUDE.md").symlink_to("docs/ai.md")
+    warned = run_decp("doctor", cwd=repo)
+    assert "CLAUDE.md -> docs/ai.md: the symlink's target has no decp block" in warned.stdout
+    result = run_decp("doctor", "--fix", cwd=repo)
+    assert result.returncode == 0, result.stdout
+    assert (repo / "CLAUDE.md").is_symlink()
+    assert notes.read_text(encoding="utf-8").startswith(
+        "# my notes\n\n<!-- decp:begin -->\n@AGENTS.md\n"
+    )
+
+
+@pytest.mark.parametrize("target", ["nowhere.md", "/etc/hostname"])
+def test_a_broken_or_outside_symlink_is_reported_never_replaced(
+    repo: Path, run_decp: Run, target: str
+) -> None:
+    (repo / "CLAUDE.md").unlink()
+    (repo / "CLAUDE.md").symlink_to(target)
+    line = _single_failure(run_decp("doctor", "--fix", cwd=repo))
+    assert line.startswith(f"[FAIL] CLAUDE.md -> {target} ")
+    assert (repo / "CLAUDE.md").is_symlink() and str((repo / "CLAUDE.md").readlink()) == target
+
+
+def test_protocol_files_with_conflict_markers_or_as_directories(repo: Path, run_decp: Run) -> None:
+    loops = repo / ".project" / "LOOPS.md"
+    text = loops.read_text(encoding="utf-8")
+    loops.write_text(text + "<<<<<<< ours\n## LOOP-001\n=======\n## LOOP-001\n>>>>>>> theirs\n")
+    marker = len(text.splitlines()) + 1
+    line = _single_failure(run_decp("doctor", cwd=repo))
+    assert line.startswith(f"[FAIL] .project/LOOPS.md:{marker} holds git merge conflict markers")
+    loops.unlink()
+    loops.mkdir()
+    line = _single_failure(run_decp("doctor", cwd=repo))
+    assert line == (
+        f"[FAIL] {loops}: cannot read it: it is a directory, not a file. "
+        "Fix: move the directory away; decp needs LOOPS.md to be a file."
+    )

@@ -7,14 +7,16 @@ marked decp block in agent files; it never rewrites user content.
 
 from __future__ import annotations
 
+import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import yaml
 
 from decp import __version__
 from decp.agents.agentfiles import (
+    AgentFile,
     files_for,
     find_block,
     reaches_protocol,
@@ -23,7 +25,7 @@ from decp.agents.agentfiles import (
 )
 from decp.core.config import ANSWERS_FILE, PROJECT_DIR, Config, find_root, load_config
 from decp.core.errors import DecpError
-from decp.core.fsio import atomic_write, locked, read_text
+from decp.core.fsio import atomic_write, conflict_marker_line, locked, read_text
 
 TEMPLATE_OWNED = ("PROTOCOL.md", "README.md", "decp.toml")
 USER_DATA = ("STATE.md", "LOOPS.md", "CONTEXT.md", "sessions")
@@ -70,6 +72,25 @@ def _check_layout(root: Path, report: Report) -> None:
                 f"{PROJECT_DIR}/{name} is missing",
                 "decp recreates it on first write; restore it from git if it was deleted by mistake",
             )
+        elif name != "sessions":
+            _check_data_file(project / name, f"{PROJECT_DIR}/{name}", report)
+
+
+def _check_data_file(path: Path, shown: str, report: Report) -> None:
+    """A protocol file decp must read: a readable UTF-8 file without merge conflict markers."""
+    try:
+        text = read_text(path)
+    except DecpError as exc:
+        report.add("fail", exc.one_line())
+        return
+    marker = conflict_marker_line(text)
+    if marker is not None:
+        report.add(
+            "fail",
+            f"{shown}:{marker} holds git merge conflict markers",
+            "resolve the merge (keep the right lines, delete the <<<<<<< ======= >>>>>>> lines), "
+            "then rerun",
+        )
 
 
 def _check_answers(root: Path, report: Report) -> None:
@@ -105,42 +126,103 @@ def _check_answers(root: Path, report: Report) -> None:
         )
 
 
+def _check_symlink(config: Config, agent_file: AgentFile, report: Report, fix: bool) -> None:
+    """An agent file that is a symlink (CLAUDE.md -> AGENTS.md) is the user's choice.
+
+    It is never replaced by a regular file. When its target already carries a
+    decp block it is fine as it is; otherwise `--fix` adds the block to the
+    target (inside the repo only), so the link keeps working.
+    """
+    path = config.root / agent_file.path
+    shown = f"{agent_file.path} -> {os.readlink(path)}"
+    try:
+        target = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        report.add(
+            "fail",
+            f"{shown} is a broken symlink",
+            "point it at an existing file (e.g. AGENTS.md) or delete it and run `decp doctor --fix`",
+        )
+        return
+    if not target.is_relative_to(config.root.resolve()) or not target.is_file():
+        report.add(
+            "fail",
+            f"{shown} leads outside the repo or to a non-file",
+            "point it at a file in the repo (e.g. AGENTS.md); decp will not write through it",
+        )
+        return
+    text = read_text(target)
+    if find_block(text) is not None:
+        report.add("ok", f"{shown} reaches the protocol (symlink; its target has the decp block)")
+        return
+    if not fix:
+        report.add(
+            "warn" if reaches_protocol(text, agent_file.agent) else "fail",
+            f"{shown}: the symlink's target has no decp block",
+            "run `decp doctor --fix` (adds the block to the target; the symlink stays)",
+        )
+        return
+    with locked(target):
+        atomic_write(target, upsert_block(text, render_block(agent_file.agent, config)))
+    report.fixed.append(
+        f"added block to {target.relative_to(config.root.resolve())} (through the {agent_file.path} symlink)"
+    )
+    report.add("ok", f"{shown} reaches the protocol (block added to its target)")
+
+
 def _check_agents(config: Config, report: Report, fix: bool) -> None:
     for agent_file in files_for(config.agents):
-        path = config.root / agent_file.path
-        block = render_block(agent_file.agent, config)
-        text = read_text(path) if path.is_file() else None
-        current = find_block(text) if text is not None else None
-        if text is not None and current == block:
-            report.add("ok", f"{agent_file.path} reaches the protocol")
-            continue
-        if fix:
-            new_text = (
-                agent_file.preamble + block + "\n" if text is None else upsert_block(text, block)
-            )
-            with locked(path):
-                atomic_write(path, new_text)
-            action = "created" if text is None else ("refreshed" if current else "added block to")
-            report.fixed.append(f"{action} {agent_file.path}")
-            report.add("ok", f"{agent_file.path} reaches the protocol ({action})")
-        elif text is None:
-            report.add("fail", f"{agent_file.path} is missing", "run `decp doctor --fix`")
-        elif current is not None:
-            report.add(
-                "warn", f"{agent_file.path}: decp block is outdated", "run `decp doctor --fix`"
-            )
-        elif reaches_protocol(text, agent_file.agent):
-            report.add(
-                "warn",
-                f"{agent_file.path} points at the protocol but has no decp block",
-                "run `decp doctor --fix` to add a marked block decp can keep current",
-            )
-        else:
-            report.add(
-                "fail",
-                f"{agent_file.path} does not reach the protocol",
-                "run `decp doctor --fix` (adds a marked block; your text stays as is)",
-            )
+        try:
+            if (config.root / agent_file.path).is_symlink():
+                _check_symlink(config, agent_file, report, fix)
+            else:
+                _check_agent_file(config, agent_file, report, fix)
+        except DecpError as exc:
+            report.add("fail", exc.one_line())
+
+
+def _check_agent_file(config: Config, agent_file: AgentFile, report: Report, fix: bool) -> None:
+    """One regular agent file: current block, outdated block, pointer only, or nothing."""
+    path = config.root / agent_file.path
+    block = render_block(agent_file.agent, config)
+    if path.exists() and not path.is_file():
+        report.add(
+            "fail",
+            f"{agent_file.path} is not a file",
+            f"move it away; decp needs {agent_file.path} to be a file",
+        )
+        return
+    text = read_text(path) if path.is_file() else None
+    current = find_block(text) if text is not None else None
+    if text is not None and current == block:
+        report.add("ok", f"{agent_file.path} reaches the protocol")
+        return
+    if fix:
+        new_text = agent_file.preamble + block + "\n" if text is None else upsert_block(text, block)
+        with locked(path):
+            atomic_write(path, new_text)
+        action = "created" if text is None else ("refreshed" if current else "added block to")
+        report.fixed.append(f"{action} {agent_file.path}")
+        report.add("ok", f"{agent_file.path} reaches the protocol ({action})")
+    elif text is None:
+        report.add("fail", f"{agent_file.path} is missing", "run `decp doctor --fix`")
+    elif current is not None:
+        report.add("warn", f"{agent_file.path}: decp block is outdated", "run `decp doctor --fix`")
+    elif reaches_protocol(text, agent_file.agent):
+        report.add(
+            "warn",
+            f"{agent_file.path} points at the protocol but has no decp block",
+            "run `decp doctor --fix` to add a marked block decp can keep current",
+        )
+    else:
+        report.add(
+            "fail",
+            f"{agent_file.path} does not reach the protocol",
+            "run `decp doctor --fix` (adds a marked block; your text stays as is)",
+        )
+
+
+def _check_chat(config: Config, report: Report) -> None:
     if "chat" in config.agents and not (config.project_dir / "CHAT-BOOTLOADER.md").is_file():
         report.add("fail", f"{PROJECT_DIR}/CHAT-BOOTLOADER.md is missing", "run `copier update`")
 
@@ -165,14 +247,36 @@ def diagnose(root: Path | None = None, *, fix: bool = False) -> Report:
         "ok", f"config valid ({config.project_type}, agents: {', '.join(config.agents) or 'none'})"
     )
     _check_agents(config, report, fix)
+    _check_chat(config, report)
     return report
 
 
-def run_doctor(*, fix: bool = False, root: Path | None = None) -> int:
-    """CLI body: print findings, return 0 when nothing failed, 1 otherwise."""
+def report_dict(report: Report) -> dict[str, object]:
+    """`decp doctor --json`: stable keys for agents and hooks.
+
+    `ok` is false when any check failed; `problems` holds the failures and
+    warnings (level, what, fix); `fixed` what `--fix` changed; `checks` every
+    finding in order, passes included.
+    """
+    return {
+        "ok": not report.failed,
+        "root": str(report.root) if report.root else None,
+        "version": __version__,
+        "problems": [asdict(f) for f in report.findings if f.level != "ok"],
+        "fixed": list(report.fixed),
+        "checks": [asdict(f) for f in report.findings],
+    }
+
+
+def run_doctor(*, fix: bool = False, root: Path | None = None, as_json: bool = False) -> int:
+    """CLI body: print findings (text or JSON), return 0 when nothing failed, 1 otherwise."""
+    import json
     import sys
 
     report = diagnose(root, fix=fix)
+    if as_json:
+        sys.stdout.write(json.dumps(report_dict(report), indent=2, ensure_ascii=False) + "\n")
+        return 1 if report.failed else 0
     marks = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
     where = report.root if report.root else Path.cwd()
     sys.stdout.write(f"decp doctor {__version__} in {where}\n")
