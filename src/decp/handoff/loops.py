@@ -110,7 +110,9 @@ def normalize_tags(tags: list[str]) -> list[str]:
     """Strip, drop a leading '#', drop empties and duplicates; commas are the separator."""
     seen: list[str] = []
     for raw in tags:
-        tag = " ".join(str(raw).split()).lstrip("#").strip()
+        tag = one_line(str(raw))
+        while tag.startswith("#"):  # until stable: "### #" is no tag at all
+            tag = tag.lstrip("#").strip()
         if "," in tag:
             raise UsageError(
                 f"tag {raw!r} contains a comma; commas separate tags in LOOPS.md.",
