@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -39,25 +40,54 @@ def test_scope_in_a_stamped_repo_uses_config_defaults_and_records_the_pack(
     assert counter.count(result.stdout) <= 4000
     assert "decp: dbt pack L" in result.stderr and "whole selection per level" in result.stderr
     ledger = (repo / ".project" / "CONTEXT.md").read_text(encoding="utf-8")
-    row = next(line for line in ledger.splitlines() if "dbt:+orders+ (L" in line)
-    assert "dbt-pack" in row
-    assert f"| {counter.count(result.stdout):,} |" in row
+    rows = [line for line in ledger.splitlines() if "dbt:+orders+" in line]
+    assert len(rows) == 1
+    assert rows[0].startswith("| `dbt:+orders+` | dbt-pack |")
+    assert f"| {counter.count(result.stdout):,} |" in rows[0]
     assert (repo / ".project" / ".cache" / "dbt").is_dir()  # cache lives under .project
 
 
-def test_collapsed_groups_are_recorded_as_exclusions(run_decp, repo: Path) -> None:
+def test_one_ledger_row_per_pack_and_rescoping_replaces_it(run_decp, repo: Path) -> None:
+    """14 collapsed groups used to be 14 Excluded rows; now the pack is one row, replaced
+    when the same selection is scoped again (at any level)."""
     data = support.big_manifest(400)
     write_manifest(repo / "target" / "manifest.json", data)
-    result = run_decp("dbt", "scope", "-s", "package:big", "--budget", "1000", cwd=repo)
-    assert result.returncode == 0, result.stderr
+    first = run_decp("dbt", "scope", "-s", "package:big", "--budget", "1000", cwd=repo)
+    assert first.returncode == 0, first.stderr
+    again = run_decp(
+        "dbt", "scope", "-s", "package:big", "--budget", "3000", "--level", "0", cwd=repo
+    )
+    assert again.returncode == 0, again.stderr
     ledger = (repo / ".project" / "CONTEXT.md").read_text(encoding="utf-8")
-    excluded = ledger.split("## Excluded", 1)[1]
-    assert "dbt-group" in excluded and "package:big,fqn:big." in excluded
-    assert "collapsed in dbt:package:big (L" in excluded
+    assert "dbt-group" not in ledger
+    rows = [line for line in ledger.splitlines() if "dbt:package:big" in line]
+    assert len(rows) == 1, rows
+    assert re.fullmatch(
+        r"\| `dbt:package:big` \| dbt-pack \| [\d,]+ \| L0: \d+ named \+ \d+ in \d+ groups "
+        r"= 408 nodes, budget 3,000 \(\w+\) \| [\dT:Z-]+ \|",
+        rows[0],
+    ), rows[0]
+    assert "decp: recorded dbt:package:big in .project/CONTEXT.md" in again.stderr
 
 
-def test_no_ledger_flag(run_decp, repo: Path) -> None:
-    result = run_decp("dbt", "scope", "-s", "orders", "--no-ledger", cwd=repo)
+def test_a_legacy_level_row_is_replaced_too(run_decp, repo: Path) -> None:
+    context = repo / ".project" / "CONTEXT.md"
+    run_decp("dbt", "scope", "-s", "orders", "--no-record", cwd=repo)
+    first = run_decp("dbt", "scope", "-s", "orders", cwd=repo)
+    assert first.returncode == 0, first.stderr
+    text = context.read_text(encoding="utf-8")
+    legacy = "| `dbt:orders (L1)` | dbt-pack | 10 | old row | 2026-01-01T00:00:00Z |"
+    row = next(line for line in text.splitlines() if "`dbt:orders`" in line)
+    context.write_text(text.replace(row, row + "\n" + legacy), encoding="utf-8")
+    again = run_decp("dbt", "scope", "-s", "orders", cwd=repo)
+    assert again.returncode == 0, again.stderr
+    text = context.read_text(encoding="utf-8")
+    assert "dbt:orders (L1)" not in text
+    assert sum("`dbt:orders`" in line for line in text.splitlines()) == 1
+
+
+def test_no_record_flag(run_decp, repo: Path) -> None:
+    result = run_decp("dbt", "scope", "-s", "orders", "--no-record", cwd=repo)
     assert result.returncode == 0, result.stderr
     assert not (repo / ".project" / "CONTEXT.md").exists()
 
@@ -179,3 +209,65 @@ def test_output_is_byte_identical_across_hash_seeds(run_decp, tmp_path: Path, fm
         assert result.returncode == 0, result.stderr
         outputs.add(result.stdout)
     assert len(outputs) == 1
+
+
+# --- --out never destroys input or decp's data (issue 10, section 1) -----------------
+
+
+def test_out_refuses_an_existing_file_without_force(run_decp, repo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "pack.md"
+    out.write_text("keep me\n", encoding="utf-8")
+    refused = run_decp("dbt", "scope", "-s", "orders", "--out", str(out), cwd=repo)
+    assert refused.returncode == 2
+    assert refused.stderr == (
+        f"decp: error: {out}: --out {out} already exists. "
+        "Fix: pass --force to overwrite it, or choose another file.\n"
+    )
+    assert out.read_text(encoding="utf-8") == "keep me\n"
+    forced = run_decp("dbt", "scope", "-s", "orders", "--out", str(out), "--force", cwd=repo)
+    assert forced.returncode == 0, forced.stderr
+    assert out.read_text(encoding="utf-8").startswith("# dbt scope `orders`")
+
+
+@pytest.mark.parametrize("force", [False, True])
+def test_out_never_overwrites_the_manifest_or_project_data(
+    run_decp, repo: Path, force: bool
+) -> None:
+    manifest = repo / "target" / "manifest.json"
+    before = manifest.read_bytes()
+    loops = repo / ".project" / "LOOPS.md"
+    loops.write_text("# Loops\n\n- [ ] keep this loop\n", encoding="utf-8")
+    link = repo / "pack-link.md"
+    link.symlink_to(manifest)
+    extra = ("--force",) if force else ()
+    for out, message in (
+        ("target/manifest.json", "is an input of this command"),
+        (str(link), "is an input of this command"),
+        (".project/LOOPS.md", "is a decp data file in .project/"),
+    ):
+        result = run_decp("dbt", "scope", "-s", "orders", "--out", out, *extra, cwd=repo)
+        assert result.returncode == 2, (out, result.stderr)
+        assert message in result.stderr and "Traceback" not in result.stderr
+    assert manifest.read_bytes() == before
+    assert loops.read_text(encoding="utf-8") == "# Loops\n\n- [ ] keep this loop\n"
+
+
+def test_out_may_create_a_new_file_anywhere(run_decp, repo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "new" / "pack.md"
+    out.parent.mkdir()
+    result = run_decp("dbt", "scope", "-s", "orders", "--out", str(out), cwd=repo)
+    assert result.returncode == 0, result.stderr
+    assert out.is_file()
+
+
+def test_manifest_not_found_names_project_dir_and_what_exists(run_decp, project: Path) -> None:
+    (project / "transform" / "shop").mkdir(parents=True)
+    (project / "transform" / "shop" / "dbt_project.yml").write_text("name: shop\n")
+    result = run_decp("dbt", "scope", "-s", "orders", cwd=project)
+    assert result.returncode == 1
+    assert 'manifest not found ([dbt] project_dir = ".", manifest = "target/manifest.json")' in (
+        result.stderr
+    )
+    assert "found transform/shop/dbt_project.yml" in result.stderr
+    assert 'Fix: set `project_dir = "transform/shop"` under [dbt]' in result.stderr
+    assert result.stderr.count("\n") == 1
