@@ -106,7 +106,7 @@ def test_scripted_session(project, run_decp) -> None:
 
     # 8. the PR narrative
     narrative = decp_json("pr")
-    assert narrative["since"]["label"] == "merge-base with main"
+    assert narrative["since"]["label"] == "since the merge-base with main"
     assert "models/fct_orders.sql" in narrative["diff_stat"]
     assert "models/int_late_payments.sql" in narrative["diff_stat"]
     assert [d["id"] for d in narrative["decisions"]] == ["DECISION-001"]

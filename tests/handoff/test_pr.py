@@ -63,7 +63,8 @@ def test_pr_on_a_feature_branch(feature_repo, run_decp) -> None:
     result = run_decp("pr", "--json", "--verified", "row counts match prod", cwd=project)
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
-    assert data["since"]["label"] == "merge-base with main"
+    assert data["since"]["label"] == "since the merge-base with main"
+    assert data["since"]["sha"] == git(project, "rev-parse", "main").strip()
     assert "models/fct_orders.sql" in data["diff_stat"]
     assert ".project" not in data["diff_stat"]
     assert [d["id"] for d in data["decisions"]] == ["DECISION-001"]
@@ -105,12 +106,14 @@ def test_pr_since_an_explicit_ref_and_a_bad_one(feature_repo, run_decp) -> None:
     assert bad.returncode == 2 and "no-such-ref" in bad.stderr
 
 
-def test_pr_on_main_falls_back_to_the_session_start(project, run_decp) -> None:
+def test_pr_on_main_without_a_tag_starts_at_the_stamp_commit(project, run_decp) -> None:
     init_repo(project)
+    stamp = git(project, "rev-parse", "HEAD").strip()
     run_decp("session", "start", cwd=project)
     (project / "models" / "fct_orders.sql").write_text("select 3 as id\n", encoding="utf-8")
     data = json.loads(run_decp("pr", "--json", cwd=project).stdout)
-    assert data["since"]["label"] == "since this session's start"
+    assert data["since"]["label"] == "since the stamp commit (the first commit with .project/)"
+    assert data["since"]["sha"] == stamp
     assert "models/fct_orders.sql" in data["diff_stat"]
     (project / "models" / "brand_new.sql").write_text("select 4\n", encoding="utf-8")
     data = json.loads(run_decp("pr", "--json", cwd=project).stdout)
@@ -119,11 +122,151 @@ def test_pr_on_main_falls_back_to_the_session_start(project, run_decp) -> None:
     assert "Not recorded" in data["markdown"]  # no verification recorded: says so
 
 
+def _session(project: Path, run_decp, n: int, *, loop: str = "", commit: bool = True) -> None:
+    """One committed session: a model change, a decision, maybe a new open loop."""
+    assert run_decp("session", "start", cwd=project).returncode == 0
+    if loop:
+        assert run_decp("loop", "add", loop, cwd=project).returncode == 0
+    (project / "models" / f"model_{n}.sql").write_text(f"select {n}\n", encoding="utf-8")
+    added = run_decp(
+        "decision", "add", f"Decision of session {n}", "--why", f"reason {n}", cwd=project
+    )
+    assert added.returncode == 0, added.stderr
+    end = run_decp("session", "end", "--done", f"work {n}", "--verified", f"check {n}", cwd=project)
+    assert end.returncode == 0, end.stderr
+    if commit:
+        git(project, "add", "-A")
+        git(project, "commit", "-q", "-m", f"session {n}")
+
+
+def test_pr_on_main_covers_every_session_since_the_stamp(project, run_decp) -> None:
+    """Seen on main: only the last session, DECISION-001 and the diff left out, loops 'none'."""
+    init_repo(project)
+    stamp = git(project, "rev-parse", "HEAD").strip()
+    _session(project, run_decp, 1, loop="Backfill before 2024?")
+    _session(project, run_decp, 2)
+    data = json.loads(run_decp("pr", "--json", cwd=project).stdout)
+    assert data["since"]["sha"] == stamp
+    assert len(data["sessions"]) == 2
+    assert [d["id"] for d in data["decisions"]] == ["DECISION-001", "DECISION-002"]
+    assert "models/model_1.sql" in data["diff_stat"] and "models/model_2.sql" in data["diff_stat"]
+    assert [x["id"] for x in data["follow_ups"]] == ["LOOP-001"]
+    assert data["warnings"] == []
+    md = data["markdown"]
+    assert "- LOOP-001 (open) Backfill before 2024?" in md and "Open follow-ups\n- none" not in md
+    first, second = data["sessions"]
+    assert (
+        f"Range: since the stamp commit (the first commit with .project/) (`{stamp[:10]}`); "
+        f"sessions: {first}, {second}." in md
+    )
+    assert md.index("## What changed\nRange: ") > 0
+
+
+def test_pr_on_main_starts_at_the_last_tag(project, run_decp) -> None:
+    init_repo(project)
+    _session(project, run_decp, 1, loop="still open from before the tag")
+    git(project, "tag", "-a", "v0.1", "-m", "release")
+    tagged = git(project, "rev-parse", "HEAD").strip()
+    _session(project, run_decp, 2)
+    data = json.loads(run_decp("pr", "--json", cwd=project).stdout)
+    assert data["since"]["label"] == "since the last tag v0.1"
+    assert data["since"]["sha"] == tagged
+    assert [d["id"] for d in data["decisions"]] == ["DECISION-002"]
+    assert "model_2.sql" in data["diff_stat"] and "model_1.sql" not in data["diff_stat"]
+    assert [x["id"] for x in data["follow_ups"]] == ["LOOP-001"]  # open now, though older
+    assert len(data["sessions"]) == 1 and data["done"] == ["work 2"]
+
+
+def test_pr_on_a_branch_uses_origin_head_first(project, run_decp) -> None:
+    init_repo(project)
+    git(project, "checkout", "-q", "-b", "trunk")
+    _session(project, run_decp, 1, loop="asked on trunk")
+    trunk = git(project, "rev-parse", "HEAD").strip()
+    git(project, "update-ref", "refs/remotes/origin/trunk", trunk)
+    git(project, "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/trunk")
+    git(project, "checkout", "-q", "-b", "feature/x")
+    _session(project, run_decp, 2)
+    data = json.loads(run_decp("pr", "--json", cwd=project).stdout)
+    assert data["since"]["label"] == "since the merge-base with origin/trunk"
+    assert data["since"]["sha"] == trunk  # not the older merge-base with main
+    assert [d["id"] for d in data["decisions"]] == ["DECISION-002"]
+    assert [x["id"] for x in data["follow_ups"]] == ["LOOP-001"]
+    # on the default branch itself (origin/trunk → local trunk): tag, else the stamp commit
+    git(project, "checkout", "-q", "trunk")
+    on_trunk = json.loads(run_decp("pr", "--json", cwd=project).stdout)
+    assert on_trunk["since"]["label"].startswith("since the stamp commit")
+
+
+def test_pr_on_a_branch_falls_back_to_master(project, run_decp) -> None:
+    init_repo(project)
+    git(project, "branch", "-m", "main", "master")
+    base = git(project, "rev-parse", "HEAD").strip()
+    git(project, "checkout", "-q", "-b", "feature/y")
+    _session(project, run_decp, 1)
+    data = json.loads(run_decp("pr", "--json", cwd=project).stdout)
+    assert data["since"]["label"] == "since the merge-base with master"
+    assert data["since"]["sha"] == base
+    assert [d["id"] for d in data["decisions"]] == ["DECISION-001"]
+
+
+def test_pr_never_drops_a_decision_sharing_an_id(project, run_decp) -> None:
+    """STATE.md lost its high-water mark, so ids restarted: both DECISION-001 are listed."""
+    init_repo(project)
+    _session(project, run_decp, 1)
+    state = project / ".project" / "STATE.md"
+    text = state.read_text(encoding="utf-8")
+    assert "<!-- next-id: DECISION-002 -->" in text
+    state.write_text(
+        text.replace(
+            "<!-- next-id: DECISION-002 -->",
+            "- DECISION-001 (2026-11-30): Second first decision. Why: ids restarted",
+        ),
+        encoding="utf-8",
+    )
+    data = json.loads(run_decp("pr", "--json", cwd=project).stdout)
+    whats = [(d["id"], d["what"]) for d in data["decisions"]]
+    assert whats == [
+        ("DECISION-001", "Decision of session 1"),
+        ("DECISION-001", "Second first decision"),
+    ]
+    assert len(data["warnings"]) == 1
+    assert data["warnings"][0].startswith("DECISION-001 is used by 2 different decisions (session ")
+    assert data["warnings"][0].endswith(", STATE.md); all are listed. Give one a new id.")
+
+
+def test_pr_keeps_both_decisions_of_two_summaries_with_one_id(project, run_decp) -> None:
+    init_repo(project)
+    _session(project, run_decp, 1)
+    sessions = project / ".project" / "sessions"
+    (original,) = [p for p in sessions.glob("*.md")]
+    text = original.read_text(encoding="utf-8")
+    copy = sessions / "2999-01-01-1.md"
+    copy.write_text(text, encoding="utf-8")  # the same decision twice: listed once
+    other = sessions / "2999-01-01-2.md"
+    other.write_text(text.replace("Decision of session 1", "Another decision"), encoding="utf-8")
+    data = json.loads(run_decp("pr", "--json", cwd=project).stdout)
+    assert [d["what"] for d in data["decisions"]] == [
+        "Decision of session 1",
+        "Another decision",
+    ]
+    assert data["warnings"] == [
+        f"DECISION-001 is used by 2 different decisions (session {original.stem}, "
+        "session 2999-01-01-2); all are listed. Give one a new id."
+    ]
+    md = data["markdown"]
+    assert md.count("**DECISION-001**") == 2
+
+
 def test_pr_outside_git_uses_every_session(project, run_decp) -> None:
     run_decp("decision", "add", "Keep it simple", "--why", "small team", cwd=project)
     run_decp("session", "end", "--verified", "eyeballed", cwd=project)
     data = json.loads(run_decp("pr", "--json", cwd=project).stdout)
-    assert data["since"]["sha"] is None and "not a git repository" in data["since"]["label"]
+    assert data["since"] == {
+        "ref": None,
+        "sha": None,
+        "label": "every session (not a git repository)",
+        "time": None,
+    }
     assert data["decisions"][0]["what"] == "Keep it simple"
     assert data["verified"][0].startswith("eyeballed")
     assert run_decp("pr", "--since", "main", cwd=project).returncode == 2

@@ -156,10 +156,13 @@ def stamp_commit(root: Path) -> str | None:
 
 
 def file_at(root: Path, commit: str, path: str) -> str | None:
-    """A file's text as of `commit` (a hex id), or None when it was not there."""
+    """A file's text as of `commit` (a hex id), or None when it was not there.
+
+    `path` is relative to `root` (which may sit below the repo's top level).
+    """
     if not valid_object_id(commit):
         return None
-    return git(root, "show", *end_of_options(), f"{commit}:{path}")
+    return git(root, "show", *end_of_options(), f"{commit}:./{path}")
 
 
 def files_at(root: Path, commit: str, folder: str) -> set[str] | None:

@@ -5,35 +5,41 @@ with their why), what changed, which questions were settled and which remain,
 and how it was verified. All of that already sits in .project/; this module
 only collects it for the change's range, it never invents text.
 
-Range: `--since REF`; else the merge-base with main/master when the branch
-has moved past it; else the commit the running (or last) session started
-from; else HEAD (uncommitted changes only). Sessions that ended after the
-range's start, STATE's current decisions, and loops closed after it count.
+Range (said in the narrative): `--since REF`; else, on a branch other than the
+default one (origin/HEAD, else main, else master), the merge-base with it; on
+the default branch, the last tag, else the stamp commit (the first commit with
+.project/). The sessions in range are the summaries that commit did not have
+yet; loops closed are those not done in its LOOPS.md. Every loop open now is
+listed, and no decision is ever dropped: two decisions sharing an id are both
+listed, with a warning.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from decp.core import gitinfo
 from decp.core.clock import parse_time
-from decp.core.errors import UsageError
-from decp.handoff.loops import DONE_STATUSES, Loop, read_loops
-from decp.handoff.session import Summary, all_summaries, read_snapshot
+from decp.core.errors import DataError, UsageError
+from decp.handoff.loops import DONE_STATUSES, Loop, loops_path, parse_loops, read_loops
+from decp.handoff.session import Summary, all_summaries, sessions_dir
 from decp.handoff.state import Decision, read_state
 
 if TYPE_CHECKING:
     from decp.core.config import Config
+
+STAMP_LABEL = "since the stamp commit (the first commit with .project/)"
 
 
 @dataclass
 class Range:
     ref: str | None  # what the user asked for, or None
     sha: str | None
-    label: str
-    since: datetime | None  # sessions/loops after this belong to the PR
+    label: str  # "since …": read as part of a sentence
+    since: datetime | None  # the base commit's time (fallback when git cannot list files)
 
 
 @dataclass
@@ -48,7 +54,18 @@ class Narrative:
     follow_ups: list[Loop]
     verified: list[str]
     sessions: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # for stderr, one line each
     markdown: str = ""
+
+    def range_line(self) -> str:
+        """One sentence naming the range, its base commit and the sessions it covers."""
+        base = f" (`{gitinfo.short(self.range.sha)}`)" if self.range.sha else ""
+        sessions = ", ".join(self.sessions) if self.sessions else "none"
+        return f"Range: {self.range.label}{base}; sessions: {sessions}."
+
+    def notes(self) -> list[str]:
+        """What `decp pr` prints to stderr: warnings, then the range."""
+        return [*(f"warning: {w}" for w in self.warnings), self.range_line()]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -69,14 +86,21 @@ class Narrative:
             "follow_ups": [x.to_dict() for x in self.follow_ups],
             "verified": self.verified,
             "sessions": self.sessions,
+            "warnings": self.warnings,
             "markdown": self.markdown,
         }
 
 
-def resolve_range(
-    config: Config, since: str | None, summaries: list[Summary] | None = None
-) -> Range:
-    """The change's range; `summaries` (all of them, oldest first) saves re-parsing them."""
+def _at(root: Path, sha: str, label: str, ref: str | None = None) -> Range:
+    return Range(ref, sha, label, gitinfo.commit_time(root, sha))
+
+
+def _local_name(branch_ref: str) -> str:
+    return branch_ref.split("/", 1)[1] if branch_ref.startswith("origin/") else branch_ref
+
+
+def resolve_range(config: Config, since: str | None) -> Range:
+    """The change's range (see the module docstring for the order)."""
     root = config.root
     in_repo = gitinfo.is_repo(root)
     if since:
@@ -91,36 +115,26 @@ def resolve_range(
                 f"--since {since}: no such commit or ref.",
                 fix="use a branch, tag or sha that `git rev-parse` knows (e.g. --since main).",
             )
-        return Range(since, sha, f"since {since}", gitinfo.commit_time(root, sha))
+        return _at(root, sha, f"since {since}", since)
     if not in_repo:
-        return Range(None, None, "not a git repository: all sessions", None)
-    base = _default_base(root)
-    if base:
-        sha, label = base
-        return Range(None, sha, label, gitinfo.commit_time(root, sha))
-    snapshot = read_snapshot(config)
-    if snapshot and snapshot.head:
-        return Range(
-            None, snapshot.head, "since this session's start", parse_time(snapshot.started)
-        )
-    if summaries is None:
-        summaries = all_summaries(config)
-    if summaries and summaries[-1].start_head:
-        last = summaries[-1]
-        return Range(
-            None, last.start_head, f"since session {last.name} started", parse_time(last.started)
-        )
-    current = gitinfo.head(root)
-    return Range(None, current, "uncommitted changes only (no base branch or session start)", None)
-
-
-def _default_base(root: Any) -> tuple[str, str] | None:
-    current = gitinfo.head(root)
-    name = gitinfo.default_branch(root)
-    if current is None or name is None:
-        return None
-    base = gitinfo.merge_base(root, name)
-    return (base, f"merge-base with {name}") if base and base != current else None
+        return Range(None, None, "every session (not a git repository)", None)
+    if gitinfo.head(root) is None:
+        return Range(None, None, "every session (no commit yet)", None)
+    default = gitinfo.default_branch(root)
+    current = gitinfo.branch(root)
+    if default is not None and current != _local_name(default):
+        base = gitinfo.merge_base(root, default)
+        if base:
+            return _at(root, base, f"since the merge-base with {default}")
+    tag = gitinfo.last_tag(root)
+    tagged = gitinfo.resolve(root, f"refs/tags/{tag}") if tag else None
+    if tag and tagged:
+        return _at(root, tagged, f"since the last tag {tag}")
+    stamp = gitinfo.stamp_commit(root)
+    if stamp:
+        return _at(root, stamp, STAMP_LABEL)
+    current_sha = gitinfo.head(root) or ""
+    return _at(root, current_sha, "since HEAD (.project/ was never committed)")
 
 
 def _after(stamp: str, since: datetime | None) -> bool:
@@ -128,6 +142,62 @@ def _after(stamp: str, since: datetime | None) -> bool:
         return True
     when = parse_time(stamp)
     return when is not None and when >= since
+
+
+def sessions_in_range(config: Config, rng: Range, summaries: list[Summary]) -> list[Summary]:
+    """Summaries the range's base commit did not have yet (by time when git cannot say)."""
+    if rng.sha is None:
+        return list(summaries)
+    folder = sessions_dir(config).relative_to(config.root).as_posix()
+    present = gitinfo.files_at(config.root, rng.sha, folder)
+    if present is None:
+        return [s for s in summaries if _after(s.ended, rng.since)]
+    return [s for s in summaries if Path(s.path).as_posix() not in present]
+
+
+def _statuses_at(config: Config, sha: str | None) -> dict[str, str] | None:
+    """Loop statuses in LOOPS.md as of `sha` ({} when it had none; None when unknown)."""
+    if sha is None:
+        return None
+    path = loops_path(config)
+    text = gitinfo.file_at(config.root, sha, path.relative_to(config.root).as_posix())
+    if text is None:
+        return {}
+    try:
+        return {x.id: x.status for x in parse_loops(text, path, config.docs_url).loops}
+    except DataError:
+        return None
+
+
+def collect_decisions(
+    sources: list[tuple[str, list[Decision]]],
+) -> tuple[list[Decision], list[str]]:
+    """Every decision once, in id order; two different ones sharing an id are both kept.
+
+    Returns (decisions, warnings). A decision seen twice with the same text (a
+    summary copied by hand) is listed once.
+    """
+    kept: list[tuple[Decision, str]] = []
+    seen: set[tuple[str, ...]] = set()
+    for where, decisions in sources:
+        for decision in decisions:
+            key = tuple(decision.to_dict().values())
+            if key in seen:
+                continue
+            seen.add(key)
+            kept.append((decision, where))
+    warnings = []
+    by_id: dict[str, list[str]] = {}
+    for decision, where in kept:
+        by_id.setdefault(decision.id, []).append(where)
+    for decision_id, places in by_id.items():
+        if len(places) > 1:
+            warnings.append(
+                f"{decision_id} is used by {len(places)} different decisions "
+                f"({', '.join(places)}); all are listed. Give one a new id."
+            )
+    ordered = sorted(kept, key=lambda pair: pair[0].number)  # stable: source order within an id
+    return [decision for decision, _ in ordered], warnings
 
 
 def build_narrative(
@@ -138,36 +208,43 @@ def build_narrative(
     problem: str = "",
 ) -> Narrative:
     summaries = all_summaries(config)
-    rng = resolve_range(config, since, summaries)
-    sessions: list[Summary] = [s for s in summaries if _after(s.ended, rng.since)]
+    rng = resolve_range(config, since)
+    sessions = sessions_in_range(config, rng, summaries)
     state = read_state(config)
     book = read_loops(config)
-    decisions: dict[str, Decision] = {}
-    for summary in sessions:
-        for decision in summary.decisions:
-            decisions.setdefault(decision.id, decision)
-    for decision in state.decisions:
-        decisions.setdefault(decision.id, decision)
+    decisions, warnings = collect_decisions(
+        [(f"session {s.name}", s.decisions) for s in sessions] + [("STATE.md", state.decisions)]
+    )
     goals = [s.goal for s in sessions if s.goal]
     problem = problem or state.fields.get("goal", "") or (goals[-1] if goals else "")
     task = state.fields.get("task", "")
     done = [item for s in sessions for item in s.done]
     checks = [f"{item} ({s.name})" for s in sessions for item in s.verified]
     checks += [v.strip() for v in verified or [] if v.strip()]
-    closed = [x for x in book.loops if x.status in DONE_STATUSES and _after(x.updated, rng.since)]
-    follow_ups = [x for x in book.loops if x.active and _after(x.created, rng.since)]
+    before = _statuses_at(config, rng.sha)
+    if before is None:
+        closed = [
+            x for x in book.loops if x.status in DONE_STATUSES and _after(x.updated, rng.since)
+        ]
+    else:
+        closed = [
+            x
+            for x in book.loops
+            if x.status in DONE_STATUSES and before.get(x.id) not in DONE_STATUSES
+        ]
     stat = gitinfo.diff_stat(config.root, rng.sha) if rng.sha else None
     narrative = Narrative(
         range=rng,
         problem=_with_task(problem, task),
-        decisions=sorted(decisions.values(), key=lambda d: d.number),
+        decisions=decisions,
         done=done,
         diff_stat=stat,
         untracked=gitinfo.untracked_files(config.root) if rng.sha else [],
         closed=closed,
-        follow_ups=follow_ups,
+        follow_ups=[x for x in book.loops if x.active],  # every loop open now, whatever its age
         verified=checks,
         sessions=[s.name for s in sessions],
+        warnings=warnings,
     )
     narrative.markdown = render(narrative)
     return narrative
@@ -194,8 +271,9 @@ def render(n: Narrative) -> str:
         out += [_decision_line(d) for d in n.decisions]
     else:
         out.append('_No decisions recorded (`decp decision add "WHAT" --why "WHY"`)._')
-    out += ["", "## What changed"]
-    out += [f"- {item}" for item in n.done]
+    out += ["", "## What changed", n.range_line()]
+    if n.done:
+        out += ["", *[f"- {item}" for item in n.done]]
     if n.diff_stat:
         out += [
             "",
