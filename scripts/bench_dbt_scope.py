@@ -6,6 +6,7 @@ For every (manifest, selection) it reports, in one run so the ratios are fair:
 * tokens: the decp pack at a 4,000-token budget vs dbt-mp's output file, both
   counted with the same counter (decp's default encoding, resolved offline);
 * accounting: named + collapsed nodes over the selection size (must be 100%);
+* sources and exposures named: what an impact question starts and ends at;
 * wall time: decp cold (empty cache), decp warm (cache built by an earlier,
   different selection on the same manifest) and dbt-mp (`--offline`);
 * peak RSS of decp (cold) and dbt-mp.
@@ -90,6 +91,8 @@ class Row:
     mp_tokens: int = 0
     ratio: float = 0.0
     accounting_pct: float = 0.0
+    endpoints: int = 0  # sources + exposures in the selection
+    endpoints_named: int = 0  # ... of them named in the pack's map
     within_budget: bool = False
     cold_s: float = 0.0
     warm_s: float = 0.0
@@ -165,12 +168,24 @@ def bench_env(workdir: Path) -> dict[str, str]:
     return env
 
 
+def no_ledger_flag(python: str) -> list[str]:
+    """`--no-record` (or the older `--no-ledger`): the bench never writes a ledger."""
+    out = subprocess.run(
+        [python, "-m", "decp", "dbt", "scope", "--help"], capture_output=True, text=True
+    ).stdout
+    for flag in ("--no-record", "--no-ledger"):
+        if flag in out:
+            return [flag]
+    return []
+
+
 def prime(args: argparse.Namespace, first: Case, workdir: Path) -> None:
     """One unmeasured run of each tool, so neither pays for compiling its modules."""
     env = bench_env(workdir)
     cache = workdir / "cache-prime"
     decp = [args.python, "-m", "decp", "dbt", "scope", "--manifest", str(first.manifest)]
-    decp += ["--budget", str(args.budget), "--no-ledger", "--select", first.select, "--level", "2"]
+    decp += ["--budget", str(args.budget), *args.no_ledger, "--select", first.select]
+    decp += ["--level", "2"]
     measure(decp, workdir, {**env, "DECP_CACHE_DIR": str(cache)})
     if args.dbt_mp:
         measure([args.dbt_mp, "--help"], workdir, env)
@@ -181,7 +196,7 @@ def run_case(case: Case, args: argparse.Namespace, counter, workdir: Path) -> Ro
     row = Row(case.label, case.select, case.kind, round(case.manifest.stat().st_size / 2**20, 1))
     base_env = bench_env(workdir)
     decp = [args.python, "-m", "decp", "dbt", "scope", "--manifest", str(case.manifest)]
-    decp += ["--budget", str(args.budget), "--no-ledger"]
+    decp += ["--budget", str(args.budget), *args.no_ledger]
     cwd = workdir  # not a stamped repo: no config, no ledger
 
     colds, cold_rss, warms, warm_rss, mps, mp_rss = [], [], [], [], [], []
@@ -248,6 +263,7 @@ def run_case(case: Case, args: argparse.Namespace, counter, workdir: Path) -> Ro
         row.named, row.collapsed = int(match["named"]), int(match["collapsed"])
         row.groups, row.nodes = int(match["groups"]), int(match["total"])
         row.accounting_pct = round(100 * (row.named + row.collapsed) / row.nodes, 2)
+    row.endpoints, row.endpoints_named = endpoints(pack_text)
     level = re.search(r"dbt pack L(\d)", stderr)
     row.level = f"L{level.group(1)}" if level else "?"
     if args.dbt_mp:
@@ -256,6 +272,20 @@ def run_case(case: Case, args: argparse.Namespace, counter, workdir: Path) -> Ro
         row.mp_tokens = counter.count(mp_text)
         row.ratio = round(row.mp_tokens / row.decp_tokens, 1) if row.decp_tokens else 0.0
     return row
+
+
+def endpoints(pack: str) -> tuple[int, int]:
+    """Sources + exposures in the selection, and how many the Markdown map names."""
+    selection = next((ln for ln in pack.splitlines() if ln.startswith("- selection:")), "")
+    total = sum(int(n) for n in re.findall(r"(\d+) (?:source|exposure)\b", selection))
+    in_map = pack.split("## Lineage map", 1)[-1].split("\n## ", 1)[0].split("```mermaid")[0]
+    named, in_sources = 0, False
+    for line in in_map.splitlines():
+        if line.endswith(":") and not line.startswith("- "):
+            in_sources = line.startswith("sources of ")
+        elif line.startswith("- ") and (in_sources or re.search(r" \(exposure\b", line)):
+            named += 1
+    return total, named
 
 
 def targets(rows: list[Row], budget: int, have_mp: bool) -> list[tuple[str, bool]]:
@@ -289,20 +319,24 @@ def targets(rows: list[Row], budget: int, have_mp: bool) -> list[tuple[str, bool
 def table(rows: list[Row], label: str, budget: int) -> str:
     head = (
         f"| manifest (MB) | selection | nodes | decp tokens (≤{budget:,}, level) | dbt-mp tokens | ratio "
-        "| accounting | decp cold s (cpu) | decp warm s (cpu) | dbt-mp s (cpu) | decp RSS MB | dbt-mp RSS MB |"
+        "| accounting | sources+exposures named | decp cold s (cpu) | decp warm s (cpu) "
+        "| dbt-mp s (cpu) | warm/dbt-mp | decp RSS MB | dbt-mp RSS MB |"
     )
     lines = [
         f"Token counts: {label}; times are the best of the runs, CPU = user+sys.",
         "",
         head,
-        "|" + "---|" * 12,
+        "|" + "---|" * 14,
     ]
     for r in rows:
         lines.append(
             f"| {r.label} ({r.manifest_mb}) | `{r.select}` | {r.nodes} | {r.decp_tokens:,} ({r.level}) "
             f"| {r.mp_tokens:,} | {r.ratio}× | {r.accounting_pct:g}% ({r.named}+{r.collapsed}) "
+            f"| {r.endpoints_named} of {r.endpoints} "
             f"| {r.cold_s:.2f} ({r.cold_cpu_s:.2f}) | {r.warm_s:.2f} ({r.warm_cpu_s:.2f}) "
-            f"| {r.mp_s:.2f} ({r.mp_cpu_s:.2f}) | {r.cold_rss_mb:.0f} | {r.mp_rss_mb:.0f} |"
+            f"| {r.mp_s:.2f} ({r.mp_cpu_s:.2f}) "
+            f"| {(f'{r.warm_s / r.mp_s:.2f}×' if r.mp_s else '-')} "
+            f"| {r.cold_rss_mb:.0f} | {r.mp_rss_mb:.0f} |"
         )
     if any(r.warm_api_s for r in rows):
         lines += [
@@ -345,6 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     from decp.core.tokens import get_counter
 
     counter = get_counter(defaults()["encoding"])
+    args.no_ledger = no_ledger_flag(args.python)
     workdir = Path(tempfile.mkdtemp(prefix="decp-bench-"))
     try:
         rows = []

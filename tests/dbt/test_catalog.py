@@ -208,7 +208,7 @@ def test_cli_reads_the_catalog_beside_the_manifest(project: Path, tmp_path: Path
     decp = shutil.which("decp", path=str(Path(sys.executable).parent))
     assert decp
     env = {**os.environ, "DECP_ROOT": str(tmp_path)}
-    args = ["--manifest", str(project), "--budget", "4000", "--level", "1", "--no-ledger"]
+    args = ["--manifest", str(project), "--budget", "4000", "--level", "1"]  # unstamped: no ledger
     done = subprocess.run(
         [decp, "dbt", "scope", "-s", "fct_orders", *args],
         capture_output=True, text=True, cwd=tmp_path, env=env, check=False,
