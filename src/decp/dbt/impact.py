@@ -62,7 +62,7 @@ class ImpactResult:
     select: str
     compared: str
     changed: list[str]  # node ids that changed (the pack's focal nodes)
-    downstream: list[str]  # the other lineage nodes of the selection
+    downstream: list[str]  # the other lineage nodes of the selection, exposures apart
     exposures: list[str]  # exposure ids reached
     new_files: list[str]  # node files the manifest does not know yet
     scope: ScopeResult | None = None  # None when nothing changed
@@ -132,7 +132,7 @@ def impact(
         select=select,
         compared=compare.label,
         changed=[u for u in changed if graph.nodes[u].kind != "test"],
-        downstream=[u for u in lineage if u not in set(changed)],
+        downstream=[u for u in lineage if u not in set(changed) and u not in set(exposures)],
         exposures=exposures,
         new_files=new_files,
         warnings=warnings,
@@ -236,9 +236,8 @@ def _label(graph: Graph, uid: str) -> str:
 
 def _header(result: ImpactResult, graph: Graph) -> str:
     changed = [f"`{_label(graph, u)}` ({graph.nodes[u].path})" for u in result.changed]
-    down = [u for u in result.downstream if graph.nodes[u].kind != "exposure"]
     lines = [
-        f"# dbt impact: {len(result.changed)} changed, {len(down)} downstream, "
+        f"# dbt impact: {len(result.changed)} changed, {len(result.downstream)} downstream, "
         f"{len(result.exposures)} exposures",
         "",
         f"Compared: {result.compared}. Selection: `{result.select}`.",
