@@ -64,19 +64,18 @@ def _agents_md_body(config: Config) -> str:
         "Why: sessions lose context and open questions get buried. Files in `.project/` are the memory; "
         f"you propose, the user decides. Depth: {docs}/reference/stamped-files/\n"
         "\n"
-        "1. **Start:** run `decp resume` (or ask the user to paste it) and read `.project/PROTOCOL.md` "
-        "once per session. Then `decp session start`.\n"
-        "2. **Loops:** when an open question, hypothesis or deferred choice comes up, run "
-        '`decp loop propose "TITLE" --body "…" --context "…" --source FILE:LINE`. Never approve, '
-        "reject or close a loop unless the user said so.\n"
-        '3. **Decisions:** record the user\'s choices with `decp decision add "WHAT" --why "WHY" '
-        "[--loop ID]`.\n"
+        "1. **Start:** run `decp resume` (MCP tool `resume`, or ask the user to paste it), read "
+        "`.project/PROTOCOL.md` once, then `decp session start`.\n"
+        '2. **Loops:** capture each open question with `decp loop propose "TITLE" --body "…" '
+        "--source FILE:LINE`. Never approve, reject or close a loop unless the user said so.\n"
+        '3. **Decisions:** record the user\'s choices with `decp decision add "WHAT" --why "WHY"`.\n'
         f"4. **Budget:** load context through {scope} and keep within `decp context budget`. "
         "Never paste a whole `manifest.json`.\n"
         '5. **End:** `decp session end --done "…" --next "…"` before the window passes the handoff '
         "budget.\n"
         "\n"
-        "No shell? Follow the copy/paste path in `.project/PROTOCOL.md`.\n"
+        "Details load on demand: skills `decp-*` in `.agents/skills/`. No shell? See the copy/paste "
+        "path in `.project/PROTOCOL.md`.\n"
     )
 
 
