@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import subprocess
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from decp.context.ledger import read_ledger
-from decp.context.scope import build_scope
+from decp.context.scope import EmptyPackError, build_scope
 from decp.core.config import load_config
 from decp.core.tokens import get_counter
 
@@ -24,7 +25,7 @@ def write(root: Path, rel: str, text: str) -> Path:
     return path
 
 
-def scope(root: Path, *targets: str, budget: int = 4000, level: int | None = None):
+def scope(root: Path, *targets: str, budget: int = 4000, level: int | str | None = None):
     return build_scope(
         list(targets),
         base=root,
@@ -303,8 +304,38 @@ def test_bad_scope_arguments_in_the_api(dbtrepo: Path) -> None:
         scope(dbtrepo, "models/nope.sql")
     with pytest.raises(UsageError, match="positive"):
         scope(dbtrepo, focal, budget=-1)
-    with pytest.raises(UsageError, match="below the pack's own header"):
+    with pytest.raises(EmptyPackError, match="no file fits --budget 20"):
         scope(dbtrepo, focal, budget=20)
+    assert scope(dbtrepo, focal, level="auto").level == scope(dbtrepo, focal).level
+    assert scope(dbtrepo, focal, level="1").level == 1
+    with pytest.raises(UsageError, match=r"--level many is not 0\.\.3 or auto"):
+        scope(dbtrepo, focal, level="many")
+
+
+def test_a_pack_that_fits_no_file_fails_and_names_the_smallest_budget(
+    project: Path, run_decp
+) -> None:
+    write(project, "big.py", "total = 1\n" * 120)
+    write(project, "bigger.py", "value = 2\n" * 300)
+    result = run_decp("context", "scope", "big.py", "bigger.py", "--budget", "300", cwd=project)
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    match = re.fullmatch(
+        r"decp: error: no file fits --budget 300: the smallest pack \(big\.py, ([\d,]+) tokens "
+        r"plus the pack's header\) needs ([\d,]+)\. Fix: use --budget \2 or more, or name "
+        r"smaller files\.\n",
+        result.stderr,
+    )
+    assert match, result.stderr
+    need = int(match.group(2).replace(",", ""))
+    assert int(match.group(1).replace(",", "")) < need
+    assert not (project / ".project" / "CONTEXT.md").exists()
+    fits = scope(project, "big.py", "bigger.py", budget=need)
+    assert [c.path.name for c in fits.files] == ["big.py"]
+    assert fits.pack_tokens <= need
+    with pytest.raises(EmptyPackError):
+        scope(project, "big.py", "bigger.py", budget=need - 1)
 
 
 def test_no_record_and_outside_a_stamped_repo(dbtrepo: Path, tmp_path: Path, run_decp) -> None:

@@ -17,6 +17,7 @@ one left out is listed with its reason and written to the ledger.
 from __future__ import annotations
 
 import ast
+import contextlib
 import re
 import shlex
 from collections.abc import Callable
@@ -32,9 +33,16 @@ from decp.context.tokencount import (
     has_glob,
     walk_files,
 )
-from decp.core.errors import UsageError
+from decp.core.errors import DecpError, UsageError
 from decp.core.gitinfo import git_ignored, git_toplevel, work_tree_files
-from decp.core.secrets import Exclusion, exclusion_for
+from decp.core.secrets import (
+    MAX_PACK_FILE_BYTES,
+    Exclusion,
+    exclusion_for,
+    inside,
+    placement_exclusion,
+    read_capped,
+)
 
 if TYPE_CHECKING:
     from decp.context.ledger import LedgerEntry
@@ -120,6 +128,7 @@ class Scope:
     excluded: dict[str, Exclusion]
     omitted: list[Candidate] = field(default_factory=list)  # focal files over budget
     warnings: list[str] = field(default_factory=list)
+    redacted: dict[str, list[str]] = field(default_factory=dict)  # packed path -> secret kinds
 
     @property
     def next_level(self) -> LevelCost | None:
@@ -165,6 +174,9 @@ class Scope:
                 {"path": path, "kind": ex.kind, "reason": ex.reason}
                 for path, ex in sorted(self.excluded.items())
             ],
+            "redacted": [
+                {"path": path, "kinds": kinds} for path, kinds in sorted(self.redacted.items())
+            ],
             "warnings": self.warnings,
             "pack": self.pack,
         }
@@ -201,13 +213,14 @@ class RepoIndex:
         ]
 
     def text(self, path: Path) -> str | None:
-        """Small text files only; others read as None (references are found in code, not data)."""
+        """Small text files inside the repo only; others read as None (references are found in
+        code, not data; a FIFO or a link out of the repo is never opened)."""
         if path not in self._texts:
-            try:
-                data = path.read_bytes()
-            except OSError:
-                data = b"\0"
-            ok = b"\0" not in data[:8192] and len(data) <= 1_000_000
+            data = b"\0"
+            if placement_exclusion(path, self.root) is None:
+                with contextlib.suppress(OSError):
+                    data = read_capped(path, MAX_PACK_FILE_BYTES)
+            ok = b"\0" not in data[:8192] and len(data) <= MAX_PACK_FILE_BYTES
             self._texts[path] = data.decode("utf-8", errors="replace") if ok else None
         return self._texts[path]
 
@@ -234,14 +247,6 @@ _YAML_PATH_RE = re.compile(
 )
 
 Found = list[tuple[Path, str]]
-
-
-def _inside(path: Path, root: Path) -> bool:
-    try:
-        path.resolve().relative_to(root.resolve())
-    except ValueError:
-        return False
-    return True
 
 
 def _python_roots(path: Path, root: Path) -> list[Path]:
@@ -359,7 +364,7 @@ def references(path: Path, text: str, root: Path, index: RepoIndex) -> Found:
         found += markdown_references(path, text, root)
     if suffix in (".yml", ".yaml"):
         found += yaml_references(path, text, root)
-    return [(p, why) for p, why in found if _inside(p, root) and p.resolve() != path.resolve()]
+    return [(p, why) for p, why in found if inside(p, root) and p.resolve() != path.resolve()]
 
 
 # --- tests (L3) ------------------------------------------------------------------------
@@ -401,8 +406,8 @@ def tests_for(path: Path, root: Path, index: RepoIndex) -> Found:
 # --- building the levels -------------------------------------------------------------------
 
 
-def _focal_files(targets: list[str], base: Path) -> list[Path]:
-    files, _ = expand_targets(targets, base, respect_gitignore=False)
+def _focal_files(targets: list[str], base: Path, root: Path) -> list[Path]:
+    files, _ = expand_targets(targets, base, respect_gitignore=False, root=root)
     return files
 
 
@@ -413,7 +418,9 @@ def _siblings(focal: list[Path]) -> Found:
             entries = sorted(path.parent.iterdir())
         except OSError:
             continue
-        found += [(p, f"sibling of {path.name}") for p in entries if p.is_file()]
+        # FIFOs, devices and links out of the repo are offered too: exclusion_for refuses them
+        # by a stat, so the ledger shows they were seen and left out.
+        found += [(p, f"sibling of {path.name}") for p in entries if p.exists() and not p.is_dir()]
     return found
 
 
@@ -443,6 +450,7 @@ class _PackParts:
     excluded: dict[str, Exclusion]
     omitted: list[Candidate]
     root: Path
+    redacted: dict[str, list[str]] = field(default_factory=dict)  # shown path -> secret kinds
 
 
 def _plural(n: int, word: str) -> str:
@@ -485,12 +493,17 @@ def render_pack(parts: _PackParts, tokens: int, *, with_contents: bool = True) -
     lines += [f"- {_code(c.shown(root))} {c.tokens:,} · {c.why}" for c in parts.files] or [
         "- none: not even the focal files fit the budget."
     ]
-    if parts.omitted or parts.excluded:
+    shown = [c.shown(root) for c in parts.files]
+    redacted = [(p, parts.redacted[p]) for p in shown if p in parts.redacted]
+    if parts.omitted or parts.excluded or redacted:
         lines += ["", "## Left out", ""]
         lines += [
             f"- {_code(c.shown(root))} over budget ({c.tokens:,} tokens)" for c in parts.omitted
         ]
         lines += [f"- {_code(p)} {ex.why}" for p, ex in sorted(parts.excluded.items())]
+        lines += [
+            f"- {_code(p)} values redacted in the pack: {', '.join(kinds)}" for p, kinds in redacted
+        ]
     for c in parts.files:
         fence = _fence(c.text)
         body = c.text if with_contents else ""
@@ -524,6 +537,144 @@ def _exact(parts: _PackParts, count: Callable[[str], int], guess: int) -> tuple[
     return text, count(text)
 
 
+class EmptyPackError(DecpError):
+    """No file fits the budget: a pack of headers alone would only pretend to help (exit 1)."""
+
+
+def parse_level(level: int | str | None) -> int | None:
+    """`--level`: None or "auto" picks the richest level that fits; else 0..MAX_LEVEL.
+
+    The one place the level is checked, for the CLI and Python callers alike.
+    """
+    if level is None or level == "auto":
+        return None
+    text = str(level).strip()
+    if text.isdigit() and 0 <= int(text) <= MAX_LEVEL:
+        return int(text)
+    raise UsageError(f"--level {level} is not 0..{MAX_LEVEL} or auto.", fix="e.g. --level 1.")
+
+
+def check_budget(budget: int) -> int:
+    """`--budget`: a positive token count (the one place it is checked)."""
+    if budget <= 0:
+        raise UsageError(
+            f"--budget {budget} must be a positive number of tokens.", fix="e.g. --budget 4000."
+        )
+    return budget
+
+
+@dataclass
+class _Fitted:
+    level: int
+    parts: _PackParts
+    text: str
+    tokens: int
+    costs: list[LevelCost]
+    omitted: list[Candidate]
+
+
+@dataclass
+class _Planner:
+    """Everything measured once; `fit(budget)` can then be asked for any budget cheaply."""
+
+    targets: list[str]
+    usable: list[Candidate]
+    excluded: dict[str, Exclusion]
+    redacted: dict[str, list[str]]
+    root: Path
+    encoding: str
+    count: Callable[[str], int]
+
+    def parts_for(
+        self, budget: int, lvl: int, levels: list[LevelCost], omitted: list[Candidate]
+    ) -> _PackParts:
+        files = [c for c in self.usable if c.level <= lvl and c not in omitted]
+        return _PackParts(
+            " ".join(self.targets),
+            budget,
+            self.encoding,
+            lvl,
+            files,
+            levels,
+            self.excluded,
+            omitted,
+            self.root,
+            self.redacted,
+        )
+
+    def costs(self, budget: int) -> list[LevelCost]:
+        """Estimate each level: its framing rendered without contents + the files' counts.
+
+        Two passes: the level list inside each pack quotes the other levels' costs.
+        """
+        by_level = [[c for c in self.usable if c.level == lvl] for lvl in range(MAX_LEVEL + 1)]
+        costs = [
+            LevelCost(lvl, by_level[lvl], 0, 0, _command(self.targets, budget, lvl))
+            for lvl in range(MAX_LEVEL + 1)
+        ]
+        for _ in range(2):
+            estimates = []
+            for lvl in range(MAX_LEVEL + 1):
+                parts = self.parts_for(budget, lvl, costs, [])
+                frame = self.count(render_pack(parts, budget, with_contents=False))
+                tokens = frame + sum(c.tokens for c in parts.files)
+                command = _command(self.targets, max(budget, tokens), lvl)
+                estimates.append(LevelCost(lvl, by_level[lvl], len(parts.files), tokens, command))
+            costs = estimates
+        return costs
+
+    def fit(self, budget: int, level: int | None) -> _Fitted:
+        """The richest pack within `budget` (or the level asked); focal files that overflow are
+        left out whole, biggest first. The pack may end up holding no file: callers check."""
+        costs = self.costs(budget)
+        if level is not None and costs[level].tokens > budget:
+            raise UsageError(
+                f"L{level} {LEVELS[level]} needs about {costs[level].tokens:,} tokens, "
+                f"over --budget {budget:,}.",
+                fix=f"raise the budget (`{costs[level].command}`) or use --level auto.",
+            )
+        # A level that adds no file is the same pack under a grander name: don't claim it.
+        fitting = [lc.level for lc in costs if lc.tokens <= budget and (lc.added or lc.level == 0)]
+        chosen = level if level is not None else (max(fitting) if fitting else 0)
+        focal = [c for c in self.usable if c.level == 0]
+        omitted: list[Candidate] = []
+        while True:
+            parts = self.parts_for(budget, chosen, costs, omitted)
+            text, tokens = _exact(parts, self.count, costs[chosen].tokens)
+            if tokens <= budget or not parts.files:
+                return _Fitted(chosen, parts, text, tokens, costs, omitted)
+            if chosen > 0 and level is None:
+                chosen -= 1
+                continue
+            if level is not None:
+                raise UsageError(
+                    f"L{level} {LEVELS[level]} needs {tokens:,} tokens, over --budget {budget:,}.",
+                    fix=f"raise the budget to {tokens:,} or use --level auto.",
+                )
+            # Even the focal files overflow: drop the biggest until the pack fits.
+            remaining = [c for c in focal if c not in omitted]
+            omitted.append(max(remaining, key=lambda c: c.tokens))
+
+    def smallest_budget(self, above: int) -> int:
+        """The least budget whose pack holds at least one file (binary search on `fit`)."""
+        smallest = min((c for c in self.usable if c.level == 0), key=lambda c: c.tokens)
+        high = max(above + 1, smallest.tokens + 1)
+        while True:
+            fitted = self.fit(high, None)
+            if fitted.parts.files and fitted.tokens <= high:
+                break
+            high *= 2
+        low = above  # known not to fit
+        while high - low > 1:
+            middle = (low + high) // 2
+            fitted = self.fit(middle, None)
+            if fitted.parts.files and fitted.tokens <= middle:
+                high = middle
+            else:
+                low = middle
+        return high
+
+
 def build_scope(
     targets: list[str],
     *,
@@ -532,14 +683,16 @@ def build_scope(
     budget: int,
     encoding: str,
     cache_dir: Path | None,
-    level: int | None = None,
+    level: int | str | None = None,
 ) -> Scope:
-    """Compute every level, pick the richest that fits (or the one asked), render the pack."""
-    if budget <= 0:
-        raise UsageError(f"--budget {budget} must be a positive number of tokens.")
-    if level is not None and not 0 <= level <= MAX_LEVEL:
-        raise UsageError(f"--level {level} is not 0..{MAX_LEVEL} or auto.")
-    focal = _focal_files(targets, base)
+    """Compute every level, pick the richest that fits (or the one asked), render the pack.
+
+    Nothing is read from outside `root` (symlinks resolved) or from `.git`; FIFOs and
+    devices are never opened; credential values in packed files are redacted.
+    """
+    check_budget(budget)
+    wanted = parse_level(level)
+    focal = _focal_files(targets, base, root)
     git_root = git_toplevel(root)
     index = RepoIndex(root, git_root)
 
@@ -573,90 +726,61 @@ def build_scope(
     for key in order:
         cand = candidates[key]
         shown = cand.shown(root)
-        exclusion = exclusion_for(cand.path, ignored=cand.path in ignored)
+        exclusion = exclusion_for(cand.path, ignored=cand.path in ignored, root=root)
         if exclusion is not None:
             excluded[shown] = exclusion
         else:
             keep.append(cand)
 
     report, counted = count_files(
-        [c.path for c in keep], base=root, encoding=encoding, cache_dir=cache_dir, keep_text=True
+        [c.path for c in keep],
+        base=root,
+        encoding=encoding,
+        cache_dir=cache_dir,
+        keep_text=True,
+        root=root,
+        secrets="redact",
     )
     usable: list[Candidate] = []
+    redacted: dict[str, list[str]] = {}
     for cand, result in zip(keep, counted, strict=True):
         if result.file.tokens is None:
             unreadable.append(f"{result.file.path}: {result.file.skipped}")
             continue
         cand.tokens = result.file.tokens
         cand.text = result.text or ""
+        if result.file.secrets:
+            redacted[cand.shown(root)] = list(result.file.secrets)
         usable.append(cand)
     warnings = [*report.warnings, *(f"{u} (left out)" for u in unreadable)]
     if not any(c.level == 0 for c in usable):
         names = ", ".join(sorted(excluded)) or ", ".join(targets)
         raise UsageError(
             f"nothing to scope: every focal file is excluded or unreadable ({names}).",
-            fix="name a file that is not a secret, binary or git-ignored.",
+            fix="name a file inside the repo that is not a secret, binary or git-ignored.",
         )
 
     from decp.core.tokens import get_counter
 
-    counter = get_counter(encoding)
-    title = " ".join(targets)
-    by_level = [[c for c in usable if c.level == lvl] for lvl in range(MAX_LEVEL + 1)]
-
-    def parts_for(lvl: int, levels: list[LevelCost], omitted: list[Candidate]) -> _PackParts:
-        files = [c for c in usable if c.level <= lvl and c not in omitted]
-        return _PackParts(
-            title, budget, report.encoding, lvl, files, levels, excluded, omitted, root
+    planner = _Planner(
+        list(targets),
+        usable,
+        excluded,
+        redacted,
+        root,
+        report.encoding,
+        get_counter(encoding).count,
+    )
+    fitted = planner.fit(budget, wanted)
+    if not fitted.parts.files or fitted.tokens > budget:
+        need = planner.smallest_budget(budget)
+        smallest = min((c for c in usable if c.level == 0), key=lambda c: c.tokens)
+        raise EmptyPackError(
+            f"no file fits --budget {budget:,}: the smallest pack ({smallest.shown(root)}, "
+            f"{smallest.tokens:,} tokens plus the pack's header) needs {need:,}.",
+            fix=f"use --budget {need:,} or more, or name smaller files.",
         )
-
-    # Estimate each level: its framing rendered without contents + the files' own counts.
-    # Two passes: the level table inside each pack quotes the other levels' costs.
-    costs = [
-        LevelCost(lvl, by_level[lvl], 0, 0, _command(targets, budget, lvl))
-        for lvl in range(MAX_LEVEL + 1)
-    ]
-    for _ in range(2):
-        estimates = []
-        for lvl in range(MAX_LEVEL + 1):
-            parts = parts_for(lvl, costs, [])
-            frame = counter.count(render_pack(parts, budget, with_contents=False))
-            tokens = frame + sum(c.tokens for c in parts.files)
-            command = _command(targets, max(budget, tokens), lvl)
-            estimates.append(LevelCost(lvl, by_level[lvl], len(parts.files), tokens, command))
-        costs = estimates
-
-    if level is not None and costs[level].tokens > budget:
-        raise UsageError(
-            f"L{level} {LEVELS[level]} needs about {costs[level].tokens:,} tokens, over --budget {budget:,}.",
-            fix=f"raise the budget (`{costs[level].command}`) or use --level auto.",
-        )
-    # A level that adds no file is the same pack under a grander name: don't claim it.
-    fitting = [lc.level for lc in costs if lc.tokens <= budget and (lc.added or lc.level == 0)]
-    chosen = level if level is not None else (max(fitting) if fitting else 0)
-
-    omitted: list[Candidate] = []
-    while True:
-        parts = parts_for(chosen, costs, omitted)
-        text, tokens = _exact(parts, counter.count, costs[chosen].tokens)
-        if tokens <= budget:
-            break
-        if chosen > 0 and level is None:
-            chosen -= 1
-            continue
-        if level is not None:
-            raise UsageError(
-                f"L{level} {LEVELS[level]} needs {tokens:,} tokens, over --budget {budget:,}.",
-                fix=f"raise the budget to {tokens:,} or use --level auto.",
-            )
-        # Even the focal files overflow: drop the biggest until the pack fits.
-        remaining = [c for c in by_level[0] if c not in omitted]
-        if not remaining:
-            raise UsageError(
-                f"--budget {budget:,} is below the pack's own header ({tokens:,} tokens).",
-                fix=f"use a budget of at least {tokens + 100:,}.",
-            )
-        omitted.append(max(remaining, key=lambda c: c.tokens))
+    parts, omitted = fitted.parts, fitted.omitted
     if omitted:
         warnings.append(
             f"the focal files alone exceed --budget {budget:,}: left out "
@@ -668,15 +792,24 @@ def build_scope(
         targets=list(targets),
         budget=budget,
         encoding=report.encoding,
-        level=chosen,
-        pack=text,
-        pack_tokens=tokens,
+        level=fitted.level,
+        pack=fitted.text,
+        pack_tokens=fitted.tokens,
         files=parts.files,
-        levels=costs,
+        levels=fitted.costs,
         excluded=excluded,
         omitted=omitted,
         warnings=warnings,
+        redacted={
+            c.shown(root): redacted[c.shown(root)] for c in parts.files if c.shown(root) in redacted
+        },
     )
+
+
+def redaction_target(path: str, kind: str) -> str:
+    """The ledger target of a redacted value: one row per file and kind, apart from the
+    file's own row (a loaded file and its redacted key are two decisions)."""
+    return f"{path}#{kind}"
 
 
 def ledger_decisions(scope: Scope, when: str) -> list[tuple[LedgerEntry, bool]]:
@@ -699,6 +832,20 @@ def ledger_decisions(scope: Scope, when: str) -> list[tuple[LedgerEntry, bool]]:
     ]
     for path, ex in sorted(scope.excluded.items()):
         rows.append((LedgerEntry(path, ex.kind, None, ex.reason, when), True))
+    for path, kinds in sorted(scope.redacted.items()):
+        rows += [
+            (
+                LedgerEntry(
+                    redaction_target(path, kind),
+                    kind,
+                    None,
+                    "value redacted in the pack; the rest of the file is in it",
+                    when,
+                ),
+                True,
+            )
+            for kind in kinds
+        ]
     for cand in scope.omitted:
         rows.append(
             (
@@ -715,4 +862,15 @@ def ledger_decisions(scope: Scope, when: str) -> list[tuple[LedgerEntry, bool]]:
     return rows
 
 
-__all__ = ["LEVELS", "MAX_LEVEL", "Scope", "build_scope", "has_glob", "ledger_decisions"]
+__all__ = [
+    "LEVELS",
+    "MAX_LEVEL",
+    "EmptyPackError",
+    "Scope",
+    "build_scope",
+    "check_budget",
+    "has_glob",
+    "ledger_decisions",
+    "parse_level",
+    "redaction_target",
+]

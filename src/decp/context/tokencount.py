@@ -24,10 +24,15 @@ from pathlib import Path
 from decp.core.cachedirs import cache_dir
 from decp.core.errors import UsageError
 from decp.core.gitinfo import git_ignored, git_toplevel
+from decp.core.secrets import NotRegularFile, inside, placement_exclusion, read_capped
 from decp.core.tokens import TokenCounter
 
 CACHE_FILE = "counts.sqlite3"
 SNIFF_BYTES = 8192
+# No text file worth counting is bigger; the cap also bounds memory per read.
+MAX_COUNT_BYTES = 32 * 1024 * 1024
+# Skip reasons that say a file was refused before it was opened (see core.secrets).
+REFUSED_KINDS = ("outside", "git", "special")
 # Directories that hold tooling state, not project text; never walked.
 SKIP_DIRS = frozenset(
     {
@@ -56,9 +61,10 @@ class FileCount:
     path: str  # as displayed: relative to the base dir when possible, POSIX separators
     size: int
     tokens: int | None = None
-    skipped: str | None = None  # "binary", "unreadable: …", "gitignored"
+    skipped: str | None = None  # "binary", "unreadable: …", "large: …", "outside: …", "git: …"
     warning: str | None = None  # e.g. non-UTF-8 text counted with replacement chars
     cached: bool = False
+    secrets: list[str] = field(default_factory=list)  # credential kinds found (see count_files)
 
     def to_dict(self) -> dict[str, object]:
         data: dict[str, object] = {"path": self.path, "bytes": self.size, "tokens": self.tokens}
@@ -66,6 +72,8 @@ class FileCount:
             data["skipped"] = self.skipped
         if self.warning:
             data["warning"] = self.warning
+        if self.secrets:
+            data["secrets"] = self.secrets
         data["cached"] = self.cached
         return data
 
@@ -99,7 +107,7 @@ class CountReport:
         notes += [
             f"{f.path}: skipped ({f.skipped})"
             for f in self.files
-            if f.skipped and f.skipped.startswith("unreadable")
+            if f.skipped and f.skipped.startswith(("unreadable", "large", *REFUSED_KINDS))
         ]
         return notes
 
@@ -269,32 +277,76 @@ def walk_files(directory: Path) -> Iterator[Path]:
             yield Path(dirpath) / name
 
 
+def _glob(target: str, base: Path) -> list[Path]:
+    """Files matching a glob; an absolute pattern is globbed from its literal prefix."""
+    pattern = Path(target)
+    if not pattern.is_absolute():
+        return sorted(p for p in base.glob(target) if p.is_file())
+    parts = pattern.parts
+    cut = next(i for i, part in enumerate(parts) if has_glob(part))
+    anchor = Path(*parts[:cut])
+    return sorted(p for p in anchor.glob(str(Path(*parts[cut:]))) if p.is_file())
+
+
+def _literal_prefix(target: str, base: Path) -> Path:
+    """The folder a glob starts from: its parts before the first wildcard."""
+    parts = Path(target).parts
+    cut = next((i for i, part in enumerate(parts) if has_glob(part)), len(parts))
+    return base.joinpath(*parts[:cut]) if cut else base
+
+
+def _refuse_outside(target: str, path: Path, root: Path) -> None:
+    if not inside(path, root):
+        raise UsageError(
+            f"{target} is outside the repo ({root}); decp never reads files from outside it.",
+            fix="name a path inside the repo (symlinks count by where they point).",
+        )
+
+
 def expand_targets(
-    targets: Iterable[str], base: Path, *, respect_gitignore: bool = True
+    targets: Iterable[str],
+    base: Path,
+    *,
+    respect_gitignore: bool = True,
+    root: Path | None = None,
 ) -> tuple[list[Path], int]:
     """Files named by paths, directories and globs; (files, how many git-ignored were dropped).
 
     Explicit file paths are always kept; only directory walks and globs drop
-    git-ignored files, the way repomix and ripgrep do.
+    git-ignored files, the way repomix and ripgrep do. With `root`, a target whose
+    real path is outside it (`/`, `..`, a symlink out) is refused before any walk;
+    files found inside that point out are left for the reader to refuse.
     """
     explicit: list[Path] = []
     walked: list[Path] = []
     for target in targets:
         path = (base / target) if not Path(target).is_absolute() else Path(target)
-        if path.is_file():
-            explicit.append(path)
-        elif path.is_dir():
-            walked.extend(walk_files(path))
-        elif has_glob(target):
-            matches = sorted(p for p in base.glob(target) if p.is_file())
+        if has_glob(target) and not path.exists():
+            if root is not None:
+                _refuse_outside(target, _literal_prefix(target, base), root)
+            matches = _glob(target, base)
             if not matches:
                 raise UsageError(
                     f"glob {target!r} matches no file under {base}.",
                     fix="check the pattern (quote it so the shell does not expand it).",
                 )
-            walked.extend(m for m in matches if not (set(m.relative_to(base).parts) & SKIP_DIRS))
+            walked.extend(
+                m for m in matches if not (set(Path(os.path.relpath(m, base)).parts) & SKIP_DIRS)
+            )
+            continue
+        if root is not None and (path.exists() or path.is_symlink()):
+            _refuse_outside(target, path, root)
+        if path.is_file():
+            explicit.append(path)
+        elif path.is_dir():
+            walked.extend(walk_files(path))
         elif path.is_symlink():
             explicit.append(path)  # broken symlink: reported as unreadable, not as missing
+        elif path.exists():
+            raise UsageError(
+                f"{target} is not a regular file or directory (a FIFO, socket or device).",
+                fix="name a file or a directory.",
+            )
         else:
             raise UsageError(f"no such file or directory: {target}.", fix="check the path.")
     ignored: set[Path] = set()
@@ -351,25 +403,36 @@ BATCH_FILES = 256
 BATCH_BYTES = 32 * 1024 * 1024
 
 
-def _read(path: Path, shown: str) -> tuple[FileCount, bytes | None]:
+def _read(path: Path, shown: str, root: Path | None) -> tuple[FileCount, bytes | None]:
+    """A file's bytes, or why not: refused (outside the repo, .git, FIFO, device) before it is
+    opened; too big, binary or unreadable after."""
+    refused = placement_exclusion(path, root)
+    if refused is not None:
+        return FileCount(shown, 0, skipped=refused.why), None
     try:
-        data = path.read_bytes()
+        data = read_capped(path, MAX_COUNT_BYTES)
+    except NotRegularFile:
+        return FileCount(shown, 0, skipped="special: not a regular file"), None
     except OSError as exc:
         reason = exc.strerror or exc.__class__.__name__
         if path.is_symlink() and not path.exists():
             reason = "broken symlink"
         return FileCount(shown, 0, skipped=f"unreadable: {reason}"), None
+    if len(data) > MAX_COUNT_BYTES:
+        return FileCount(shown, len(data), skipped=f"large: over {MAX_COUNT_BYTES:,} bytes"), None
     if is_binary(data):
         return FileCount(shown, len(data), skipped="binary"), None
     return FileCount(shown, len(data)), data
 
 
-def _batches(files: list[Path], base: Path) -> Iterator[list[tuple[FileCount, bytes | None]]]:
+def _batches(
+    files: list[Path], base: Path, root: Path | None
+) -> Iterator[list[tuple[FileCount, bytes | None]]]:
     """Read files in bounded batches: one cache query per batch, never the whole repo in RAM."""
     batch: list[tuple[FileCount, bytes | None]] = []
     size = 0
     for path in files:
-        entry, data = _read(path, display_path(path, base))
+        entry, data = _read(path, display_path(path, base), root)
         batch.append((entry, data))
         size += len(data or b"")
         if len(batch) >= BATCH_FILES or size >= BATCH_BYTES:
@@ -386,8 +449,18 @@ def count_files(
     encoding: str,
     cache_dir: Path | None,
     keep_text: bool = False,
+    root: Path | None = None,
+    secrets: str = "ignore",
 ) -> tuple[CountReport, list[Counted]]:
-    """Count each file (cache first); binaries and unreadable files are skipped, not fatal."""
+    """Count each file (cache first); binaries and unreadable files are skipped, not fatal.
+
+    `root` refuses files whose real path is outside it. `secrets`: "ignore"; "flag"
+    lists the credential kinds each file holds in `FileCount.secrets`; "redact" also
+    replaces each value by `[redacted: KIND]` and counts the text as redacted, which
+    is the text a pack carries.
+    """
+    if secrets not in ("ignore", "flag", "redact"):
+        raise ValueError(f"secrets={secrets!r}")
     counter = LazyCounter(encoding)
     cache = CountCache(cache_dir)
     report = CountReport(
@@ -398,26 +471,40 @@ def count_files(
         return f"{hashlib.sha256(data).hexdigest()}:{counter.name}"
 
     results: list[Counted] = []
-    for batch in _batches(files, base):
-        keys = [key(data) if data is not None else "" for _, data in batch]
-        hits = cache.lookup(sorted({k for k in keys if k}))
-        for (entry, data), k in zip(batch, keys, strict=True):
+    for batch in _batches(files, base, root):
+        texts: list[str | None] = []
+        hashed: list[bytes] = []  # what the cache key hashes: the bytes the count is of
+        for entry, data in batch:
             text: str | None = None
             if data is not None:
                 text, entry.warning = decode_text(data)
+                if secrets != "ignore":
+                    from decp.core.secrets import redact
+
+                    clean, entry.secrets = redact(text)
+                    if entry.secrets and secrets == "redact":
+                        text, data = clean, clean.encode("utf-8")
+            texts.append(text)
+            hashed.append(data or b"")
+        keys = [
+            key(data) if body is not None else "" for body, data in zip(texts, hashed, strict=True)
+        ]
+        hits = cache.lookup(sorted({k for k in keys if k}))
+        for (entry, _), body, data, k in zip(batch, texts, hashed, keys, strict=True):
+            if body is not None:
                 if k in hits:
                     entry.tokens = hits[k]
                     entry.cached = True
                     report.cache_hits += 1
                 else:
-                    entry.tokens = counter.count(text)
+                    entry.tokens = counter.count(body)
                     if not k.endswith(":" + counter.name):
                         k = key(data)  # the real encoding differed from the prediction
                     hits[k] = entry.tokens
                     cache.store(k, entry.tokens)
                     report.cache_misses += 1
             report.files.append(entry)
-            results.append(Counted(entry, text if keep_text else None))
+            results.append(Counted(entry, body if keep_text else None))
     cache.close()
     report.encoding = counter.label
     if cache.problem:
@@ -432,10 +519,11 @@ def count_targets(
     encoding: str,
     cache_dir: Path | None,
     respect_gitignore: bool = True,
+    root: Path | None = None,
 ) -> CountReport:
-    """`decp tokens`: expand paths/dirs/globs, then count every file."""
-    files, ignored = expand_targets(targets, base, respect_gitignore=respect_gitignore)
-    report, _ = count_files(files, base=base, encoding=encoding, cache_dir=cache_dir)
+    """`decp tokens`: expand paths/dirs/globs, then count every file (none from outside `root`)."""
+    files, ignored = expand_targets(targets, base, respect_gitignore=respect_gitignore, root=root)
+    report, _ = count_files(files, base=base, encoding=encoding, cache_dir=cache_dir, root=root)
     report.ignored = ignored
     return report
 

@@ -10,9 +10,12 @@ user can see that the rule held.
 from __future__ import annotations
 
 import bisect
+import errno
 import fnmatch
 import math
+import os
 import re
+import stat
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
@@ -55,6 +58,30 @@ SECRET_NAMES: tuple[tuple[str, str], ...] = (
     ("secrets.yml", "secrets file"),
     ("secrets.yaml", "secrets file"),
     ("secrets.json", "secrets file"),
+    (".git-credentials", "git credential store (tokens in clear)"),
+    ("*.tfvars", "Terraform variables (often hold credentials)"),
+    ("*.tfvars.json", "Terraform variables (often hold credentials)"),
+    ("*.tfstate", "Terraform state (holds resource secrets in clear)"),
+    ("*.tfstate.backup", "Terraform state (holds resource secrets in clear)"),
+    (".terraformrc", "Terraform CLI config (registry tokens)"),
+    ("terraform.rc", "Terraform CLI config (registry tokens)"),
+    (".dockercfg", "Docker registry credentials"),
+    (".boto", "cloud storage credentials"),
+    (".s3cfg", "S3 credentials"),
+    (".my.cnf", "MySQL client config (password)"),
+    (".vault-token", "Vault token"),
+)
+
+# (parent folder, basename glob, reason): names that are only secret in their home folder
+# (`config.json` is harmless anywhere but ~/.docker).
+SECRET_PATHS: tuple[tuple[str, str, str], ...] = (
+    (".docker", "config.json", "Docker registry credentials"),
+    (".aws", "*", "AWS credentials or config"),
+    (".ssh", "*", "SSH key or config"),
+    (".kube", "config", "Kubernetes credentials"),
+    (".gnupg", "*", "GnuPG keyring"),
+    ("gcloud", "*credentials*", "Google Cloud credentials"),
+    (".azure", "*", "Azure CLI credentials"),
 )
 
 _CONTENT_RULES: tuple[tuple[re.Pattern[bytes], str], ...] = (
@@ -70,7 +97,7 @@ _CONTENT_RULES: tuple[tuple[re.Pattern[bytes], str], ...] = (
 class Exclusion:
     """Why a file stays out of every pack; `kind` is the ledger's Kind column."""
 
-    kind: str  # "secret" | "gitignored" | "binary" | "large"
+    kind: str  # "secret" | "gitignored" | "binary" | "large" | "outside" | "git" | "special"
     reason: str
 
     @property
@@ -86,6 +113,82 @@ def secret_by_name(name: str) -> str | None:
     return None
 
 
+def secret_by_path(path: Path) -> str | None:
+    """Name rules, then the folder-aware ones (`.docker/config.json`, `.ssh/config`)."""
+    reason = secret_by_name(path.name)
+    if reason:
+        return reason
+    parent, lowered = path.parent.name.lower(), path.name.lower()
+    for folder, pattern, why in SECRET_PATHS:
+        if parent == folder and fnmatch.fnmatchcase(lowered, pattern):
+            return why
+    return None
+
+
+# --- where a pack may read at all -------------------------------------------------
+
+
+def inside(path: Path, root: Path) -> bool:
+    """True when `path`, symlinks resolved, lies under `root` (also resolved)."""
+    try:
+        Path(os.path.realpath(path)).relative_to(os.path.realpath(root))
+    except ValueError:
+        return False
+    return True
+
+
+def placement_exclusion(path: Path, root: Path | None) -> Exclusion | None:
+    """Why `path` may not even be opened: outside the repo, git's own data, or no regular
+    file (a FIFO would block, /dev/zero never ends). Only stats; never opens."""
+    real = Path(os.path.realpath(path))
+    if root is not None:
+        try:
+            rel_parts = real.relative_to(os.path.realpath(root)).parts
+        except ValueError:
+            return Exclusion("outside", "outside the repo (its real path is not under the root)")
+        lexical = Path(os.path.relpath(os.path.abspath(path), os.path.abspath(root))).parts
+    else:
+        rel_parts, lexical = Path(path).parts, ()
+    if ".git" in rel_parts or ".git" in lexical:
+        return Exclusion("git", "inside .git (git's own data; remote URLs may hold tokens)")
+    try:
+        mode = os.stat(real).st_mode
+    except OSError:
+        return None  # missing or unreadable: the reader reports it
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+        return None
+    kind = "FIFO" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode) else "device"
+    return Exclusion("special", f"not a regular file ({kind})")
+
+
+class NotRegularFile(OSError):
+    """Raised instead of opening a FIFO, device or socket."""
+
+
+def read_capped(path: Path, limit: int) -> bytes:
+    """At most `limit` + 1 bytes of a regular file; never blocks on a FIFO or reads a device.
+
+    The file is opened non-blocking and checked with fstat on the open descriptor, so a
+    file swapped for a FIFO between the check and the open is still refused.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise NotRegularFile(errno.EINVAL, "not a regular file", str(path))
+        chunks: list[bytes] = []
+        left = limit + 1
+        while left > 0:
+            chunk = os.read(fd, min(left, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
 def secret_by_content(head: bytes) -> str | None:
     for pattern, reason in _CONTENT_RULES:
         if pattern.search(head):
@@ -93,17 +196,27 @@ def secret_by_content(head: bytes) -> str | None:
     return None
 
 
-def exclusion_for(path: Path, *, ignored: bool = False) -> Exclusion | None:
-    """The reason `path` may not enter a pack, or None. Reads at most 8 KiB of it."""
-    reason = secret_by_name(path.name)
+def exclusion_for(
+    path: Path, *, ignored: bool = False, root: Path | None = None
+) -> Exclusion | None:
+    """The reason `path` may not enter a pack, or None. Reads at most 8 KiB of it.
+
+    With `root`, a path whose real location is outside it (a symlink to /etc/passwd)
+    is refused before anything is opened.
+    """
+    placed = placement_exclusion(path, root)
+    if placed is not None:
+        return placed
+    reason = secret_by_path(path) or secret_by_path(Path(os.path.realpath(path)))
     if reason:
         return Exclusion("secret", reason)
     if ignored:
         return Exclusion("gitignored", "git ignores it (build output, local or private file)")
     try:
         size = path.stat().st_size
-        with path.open("rb") as handle:
-            head = handle.read(SNIFF_BYTES)
+        head = read_capped(path, SNIFF_BYTES - 1)
+    except NotRegularFile:
+        return Exclusion("special", "not a regular file")
     except OSError:
         return None  # the caller reports unreadable files itself
     reason = secret_by_content(head)
