@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 import test_dbt_support as support
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_dbt_support import TUVA_SELECTIONS, big_manifest, write_manifest
 
 from decp.core.errors import UsageError
@@ -306,3 +308,62 @@ def test_not_included_hint_under_the_task_budget_names_the_need() -> None:
     assert "your task budget" not in pack.text
     hinted = [int(b) for b in re.findall(r"--budget (\d+)", pack.omitted_command)]
     assert hinted and 3000 < hinted[0] <= 20_000
+
+
+# --- token counts of chunks add up exactly (fitting reuses them for the final count) ---
+
+
+def _additive(text: str) -> None:
+    from decp.dbt.render import additive_chunks
+
+    lines = text.split("\n")
+    assert lines[-1] == ""
+    pieces = additive_chunks(lines[:-1])
+    assert "".join(pieces) == text
+    assert all(p and not p[0].isspace() for p in pieces[1:])
+    assert sum(COUNTER.count(p) for p in pieces) == COUNTER.count(text)
+
+
+def _fixture_graphs(request: pytest.FixtureRequest) -> list[tuple[Graph, str]]:
+    out = []
+    for name, text in (("tuva", "+core__condition+"), ("jaffle", "+stg_orders+")):
+        try:
+            out.append((request.getfixturevalue(name), text))
+        except pytest.skip.Exception:
+            continue
+    for example_name in ("shop.manifest.json.gz", "shop_260.manifest.json.gz"):
+        path = EXAMPLES / example_name
+        if path.is_file():
+            out.append((load_graph(path, None)[0], "+fct_orders+"))
+    return out
+
+
+@pytest.mark.parametrize("level", ["0", "1", "2", "auto"])
+def test_chunk_counts_add_up_on_every_fixture(request: pytest.FixtureRequest, level: str) -> None:
+    graphs = _fixture_graphs(request)
+    if len(graphs) < 4:
+        pytest.skip("shared fixtures missing: only the example manifests were checked")
+    for graph, text in graphs:
+        for budget in (1000, 4000):
+            pack = make_pack(graph, text, budget, level=level)
+            _additive(pack.text)
+            assert pack.tokens == COUNTER.count(pack.text)
+
+
+def test_chunks_without_the_rule_do_not_add_up() -> None:
+    """Near miss: cutting before an empty or blank line changes the count (one token, not two)."""
+    for head, tail in (("a\n", "\nb\n"), ("  y\n", "  \n")):
+        assert COUNTER.count(head + tail) < COUNTER.count(head) + COUNTER.count(tail)
+        _additive(head + tail)
+
+
+_line = st.text(
+    st.sampled_from([*"ab1 _-.,:;()[]{}`'\"#*<>|=+/\\\t", "é", "×", "≈", "→", "…", "日"]),
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(_line, max_size=12))
+def test_chunk_counts_add_up_for_any_lines(lines: list[str]) -> None:
+    _additive("".join(line + "\n" for line in lines))

@@ -156,10 +156,11 @@ class Fitter:
         return n
 
     def measure(self, plan: Plan) -> int:
-        """Estimated tokens: the sum of per-line (per-item) counts, each line counted once.
+        """Tokens as the sum of per-chunk counts, each distinct chunk counted once.
 
-        Splitting at newlines only ever splits where the tokenizer splits too, so the
-        sum tracks the exact count within a few tokens; `finish` counts exactly.
+        Markdown chunks split only where the tokenizer's pre-split does (see
+        `render.additive_chunks`), so the sum is the exact count; JSON item counts
+        track it within a few tokens, and `exact` counts JSON whole.
         """
         if plan not in self._measured:
             from decp.dbt.render import chunks
@@ -171,14 +172,23 @@ class Fitter:
         return self.measure(plan) <= self.budget
 
     def exact(self, plan: Plan) -> tuple[Pack, int]:
-        """Render and count for real; the pack states its own size, so iterate to a fixed point."""
-        from decp.dbt.render import render
+        """Render and count exactly; the pack states its own size, so iterate to a fixed point.
+
+        Markdown is counted as the sum of its chunks' counts, which is exact and
+        reuses the counts fitting already made; JSON is counted whole.
+        """
+        from decp.dbt.render import chunks
 
         tokens = self.measure(plan)  # a close first guess saves a render
         for _ in range(4):
             pack = self.assemble(plan, tokens)
-            pack.text = render(pack)
-            counted = self.counter.count(pack.text)
+            pieces = chunks(pack)
+            pack.text = "".join(pieces)
+            if self.fmt == "json":
+                pack.text += "\n"
+                counted = self.counter.count(pack.text)
+            else:
+                counted = sum(map(self._count, pieces))
             if counted == tokens:
                 return pack, counted
             tokens = counted

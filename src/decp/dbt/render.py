@@ -362,10 +362,33 @@ def to_json(pack: Pack) -> str:
 
 
 def chunks(pack: Pack) -> list[str]:
-    """The output in pieces whose token counts add up to (at least about) the whole."""
+    """The output in pieces whose token counts add up to the whole (Markdown: exactly).
+
+    JSON pieces (one per list item) only add up approximately: punctuation on
+    both sides of a cut can merge into one token.
+    """
     if pack.fmt == "json":
         return json_chunks(pack)
-    return [line + "\n" for line in markdown_lines(pack)]
+    return additive_chunks(markdown_lines(pack))
+
+
+def additive_chunks(lines: list[str]) -> list[str]:
+    """Newline-terminated pieces that each start with a non-space character.
+
+    The tokenizers' pre-split (cl100k, o200k) never joins a newline with a
+    non-space character that follows it, and BPE never merges across a
+    pre-split boundary, so the counts of these pieces add up to the count of
+    the whole text, exactly. An empty line, or one that starts with a space,
+    would break that (two newlines are one token), so it joins the piece
+    before it. tests/dbt/test_dbt_pack.py checks the sum on every fixture.
+    """
+    out: list[str] = []
+    for line in lines:
+        if out and (not line or line[0].isspace()):
+            out[-1] += line + "\n"
+        else:
+            out.append(line + "\n")
+    return out
 
 
 def render(pack: Pack) -> str:
