@@ -215,6 +215,63 @@ def hook_times(root: Path, repeat: int) -> dict[str, dict[str, float]]:
     return out
 
 
+def in_process(root: Path, repeat: int) -> dict[str, dict[str, float]]:
+    """decp's own cost on the hook and statusline paths, without interpreter start-up."""
+    from decp.agents.hooks import run_hook
+    from decp.agents.statusline import render_statusline
+
+    status = json.dumps(
+        {"cwd": str(root), "context_window": {"context_window_size": 200000, "used_percentage": 42}}
+    )
+    calls = {
+        "hook pre-compact (in-process)": lambda: run_hook(
+            "pre-compact", json.dumps({"cwd": str(root), "trigger": "auto"})
+        ),
+        "hook session-start compact (in-process)": lambda: run_hook(
+            "session-start", json.dumps({"cwd": str(root), "source": "compact"})
+        ),
+        "statusline (in-process)": lambda: render_statusline(status),
+    }
+    out = {}
+    for label, call in calls.items():
+        call()  # first call pays the imports, as the process numbers below do
+        times = []
+        for _ in range(repeat):
+            began = time.perf_counter()
+            call()
+            times.append(time.perf_counter() - began)
+        out[label] = summary(times)
+    return out
+
+
+def statusline_module(root: Path, repeat: int) -> dict[str, float]:
+    """`python -m decp.agents.statusline`: the statusline without the CLI framework."""
+    stdin = json.dumps(
+        {"cwd": str(root), "context_window": {"context_window_size": 200000, "used_percentage": 42}}
+    )
+    times = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        subprocess.run(
+            [sys.executable, "-m", "decp.agents.statusline"],
+            input=stdin,
+            text=True,
+            capture_output=True,
+            check=True,
+        )
+        times.append(time.perf_counter() - began)
+    return summary(times)
+
+
+def bare_python(repeat: int) -> dict[str, float]:
+    times = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        subprocess.run([sys.executable, "-c", "pass"], check=True)
+        times.append(time.perf_counter() - began)
+    return summary(times)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--dbt-mp", default=os.environ.get("DBT_MP"), help="dbt-mp executable")
@@ -242,6 +299,11 @@ def main(argv: list[str] | None = None) -> int:
                 args.dbt_mp, root / "target" / "manifest.json", workdir, args.repeat
             )
         results.update(hook_times(root, args.repeat))
+        results["statusline (python -m decp.agents.statusline)"] = statusline_module(
+            root, args.repeat
+        )
+        results["bare python start"] = bare_python(args.repeat)
+        results.update(in_process(root, args.repeat))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     print(json.dumps(results, indent=2))

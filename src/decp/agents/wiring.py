@@ -100,7 +100,7 @@ def _read_json(path: Path, example: dict[str, Any]) -> dict[str, Any]:
         return {}
     try:
         data = json.loads(text)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise DataError(
             f"not plain JSON ({exc.msg} at line {exc.lineno}); decp will not rewrite it and lose "
             "comments or formatting.",

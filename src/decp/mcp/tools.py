@@ -22,6 +22,7 @@ from decp.core.errors import DecpError, UsageError
 if TYPE_CHECKING:
     from decp.core.config import Config
     from decp.core.tokens import TokenCounter
+    from decp.dbt import ScopeResult
     from decp.dbt.graph import Graph
 
 DEFAULT_CAP = 20_000  # tokens; Claude Code truncates tool output past 25k
@@ -405,7 +406,8 @@ class DecpTools:
         )
         record_pack(config, result)
         pack = result.pack
-        head = (
+        warnings = "".join(f"! {w}\n" for w in result.warnings)
+        head = warnings + (
             f"<!-- L{pack.level}: {len(pack.named)} named + {pack.collapsed_count} in "
             f"{len(pack.groups)} groups = {len(pack.analysis.lineage)} nodes -->\n"
         )
@@ -413,29 +415,19 @@ class DecpTools:
 
     def _scope(
         self, config: Config, manifest: Path, select: str, exclude: str, budget: int, level: str
-    ):
-        """`decp.dbt.scope` on the warm graph."""
-        import inspect
+    ) -> ScopeResult:
+        """`decp.dbt.scope` on the warm graph (the CLI's call otherwise)."""
+        from decp.dbt import scope
 
-        import decp.dbt as dbt
-
-        graph = self.graph.get(manifest, config)
-        kwargs: dict[str, Any] = {
-            "manifest": manifest,
-            "budget": budget,
-            "exclude": exclude or None,
-            "level": level,
-            "config": config,
-        }
-        if "graph" in inspect.signature(dbt.scope).parameters:
-            return dbt.scope(select, graph=graph, **kwargs)
-        # Until scope() takes a graph: hand it ours through its own loader.
-        original = dbt.load
-        dbt.load = lambda *_a, **_k: (graph, True)  # type: ignore[assignment]
-        try:
-            return dbt.scope(select, **kwargs)
-        finally:
-            dbt.load = original  # type: ignore[assignment]
+        return scope(
+            select,
+            manifest=manifest,
+            budget=budget,
+            exclude=exclude or None,
+            level=level,
+            config=config,
+            graph=self.graph.get(manifest, config),
+        )
 
     def _tool_session_end(
         self,
