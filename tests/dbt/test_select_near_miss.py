@@ -21,7 +21,7 @@ from test_dbt_support import model, small_manifest, write_manifest
 from decp.core.errors import UsageError
 from decp.dbt.cache import load_graph
 from decp.dbt.graph import Graph
-from decp.dbt.select import METHODS, glob_match, select
+from decp.dbt.select import METHODS, bare_wildcard_matches_leaf, glob_match, select
 
 
 def near_miss_manifest() -> dict[str, Any]:
@@ -200,7 +200,50 @@ CASES = [
 
 @pytest.mark.parametrize(("text", "expected"), [c for c in CASES if c[1] is not None])
 def test_each_method_hits_and_near_misses(graph: Graph, text: str, expected: set[str]) -> None:
+    """The manifest says dbt 1.9.0: wildcards never match a bare model name."""
+    assert graph.meta["dbt_version"] == "1.9.0"
     assert roots(graph, text) == expected
+
+
+@pytest.fixture(scope="module")
+def graph_1_11_16(tmp_path_factory: pytest.TempPathFactory) -> Graph:
+    data = near_miss_manifest()
+    data["metadata"]["dbt_version"] = "1.11.16"
+    path = tmp_path_factory.mktemp("near16") / "manifest.json"
+    return load_graph(write_manifest(path, data), None)[0]
+
+
+LEAF_CASES = [
+    # dbt 1.11.16 / 1.12.6: a dotless wildcard also matches the leaf (the model name)
+    ("ord*", {"model.shop.orders", "model.shop.order_items"}),
+    ("stg_?rders", {"model.shop.stg_orders"}),
+    ("stg_*", {"model.shop.stg_orders", "model.shop.stg_customers", "model.shop.stg_orders_legacy",
+               "model.shop.stg_typo"}),
+    ("dim_cust*", {"model.shop.dim_customers.v1", "model.shop.dim_customers.v2"}),  # name, not v1
+    ("v?", set()),
+    ("ord*s.x", set()),  # a dotted value never matches the leaf alone
+    ("rev*", {"exposure.shop.revenue", "exposure.util.revenue"}),
+    ("stg_?rder", set()),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "expected"), LEAF_CASES)
+def test_newer_dbt_matches_bare_wildcards_against_the_name(
+    graph_1_11_16: Graph, graph: Graph, text: str, expected: set[str]
+) -> None:
+    assert roots(graph_1_11_16, text) == expected
+
+
+@pytest.mark.parametrize(
+    ("version", "leaf"),
+    [
+        ("1.11.15", False), ("1.11.16", True), ("1.12.0", False), ("1.12.5", False),
+        ("1.12.6", True), ("1.13.0", True), ("1.10.23", False), ("1.9.0", False),
+        ("1.11.16rc1", True), ("", True), ("unknown", True),
+    ],
+)  # fmt: skip
+def test_which_releases_match_the_leaf(version: str, leaf: bool) -> None:
+    assert bare_wildcard_matches_leaf(version) is leaf
 
 
 def test_wildcards_after_a_folder_reach_every_depth(graph: Graph) -> None:

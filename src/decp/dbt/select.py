@@ -10,8 +10,10 @@ Semantics follow dbt-core's selector_spec/selector_methods, not a lookalike:
   never matched against a middle segment of the fqn, so a folder that happens
   to share a model's name does not add roots;
 * from the first part with a wildcard (`*`, `?`, `[...]`) on, the rest of the fqn,
-  joined by dots, must fnmatch the rest of the value: `ord*` selects nothing (no
-  fqn starts with it) and `*orders` selects every fqn ending in `orders`;
+  joined by dots, must fnmatch the rest of the value: `ord*` matches no fqn, and
+  `*orders` every fqn ending in `orders`. Manifests from dbt 1.11.16+/1.12.6+ add
+  dbt's newer rule: a dotless wildcard value also matches the model name (leaf),
+  so there `ord*` selects `orders`; older manifests keep the older rule;
 * every method is one function in `METHODS` (dbt-core's MethodManager registry);
   `path:` is a filesystem glob from the project root (see `glob_match`);
 * graph operators `+m`, `m+`, `N+m`, `m+N`, `@m` walk every edge, tests
@@ -63,9 +65,33 @@ class StateComparison(Protocol):
 
 @dataclass(frozen=True)
 class Context:
-    """What a method may need besides the graph: the comparison state, for `state:`."""
+    """What a method may need besides the graph: the comparison state, for `state:`, and
+    which dbt release's wildcard rule applies (see `bare_wildcard_matches_leaf`)."""
 
     state: StateComparison | None = None
+    leaf_wildcards: bool = True
+
+
+# dbt-core 1.11.16 and 1.12.6 added a rule: a bare wildcard value (no dot) also matches
+# the fqn's leaf (the model name) at any depth. Before, `stg_*` selected nothing but
+# models at the root of models/.
+LEAF_WILDCARDS_SINCE = ((1, 11, 16), (1, 12, 6))
+_VERSION = re.compile(r"(\d+)\.(\d+)\.(\d+)")
+
+
+def bare_wildcard_matches_leaf(dbt_version: str | None) -> bool:
+    """Does the dbt release that wrote the manifest match `stg_*` against model names?
+
+    Unknown versions get the newest behaviour.
+    """
+    found = _VERSION.match(dbt_version or "")
+    if found is None:
+        return True
+    version = tuple(int(part) for part in found.groups())
+    first, backport = LEAF_WILDCARDS_SINCE
+    if version < first:
+        return False
+    return not ((1, 12, 0) <= version < backport)
 
 
 MethodFn = Callable[[Graph, str, tuple[str, ...], Context], set[str]]
@@ -175,18 +201,23 @@ def parse_spec(text: str) -> list[list[Criterion]]:
 # --- methods ---------------------------------------------------------------------
 
 
-def fqn_matches(fqn: tuple[str, ...], selector: str, versioned: bool = False) -> bool:
+def fqn_matches(
+    fqn: tuple[str, ...], selector: str, versioned: bool = False, leaf_wildcards: bool = True
+) -> bool:
     """dbt's `QualifiedNameSelectorMethod.node_is_match`: the rule tried on the fqn with
     and without its package (dbt-core 1.11 `is_selected_node`)."""
-    return _is_selected_node(fqn, selector, versioned) or _is_selected_node(
-        fqn[1:], selector, versioned
+    return _is_selected_node(fqn, selector, versioned, leaf_wildcards) or _is_selected_node(
+        fqn[1:], selector, versioned, leaf_wildcards
     )
 
 
-def _is_selected_node(fqn: tuple[str, ...], selector: str, versioned: bool) -> bool:
+def _is_selected_node(
+    fqn: tuple[str, ...], selector: str, versioned: bool, leaf_wildcards: bool
+) -> bool:
     """The value equals the leaf (versioned: the name, or name_version), or its dotted parts
     are a prefix of the flattened fqn; from the first wildcard part on, the rest of the
-    fqn, joined by dots, must fnmatch the rest of the value (so `*` also spans dots)."""
+    fqn, joined by dots, must fnmatch the rest of the value (so `*` also spans dots).
+    Since dbt 1.11.16/1.12.6, a dotless wildcard value may instead match the leaf."""
     if not fqn:
         return False
     if versioned and len(fqn) > 1:
@@ -202,7 +233,11 @@ def _is_selected_node(fqn: tuple[str, ...], selector: str, versioned: bool) -> b
         return False
     for i, part in enumerate(wanted):
         if any(w in part for w in _WILDCARDS):
-            return fnmatchcase(".".join(flat[i:]), ".".join(wanted[i:]))
+            if fnmatchcase(".".join(flat[i:]), ".".join(wanted[i:])):
+                return True
+            if leaf_wildcards and "." not in selector:
+                return fnmatchcase(fqn[-2] if versioned and len(fqn) > 1 else fqn[-1], selector)
+            return False
         if flat[i] != part:
             return False
     return True
@@ -306,10 +341,11 @@ def _fqn(graph: Graph, value: str, args: tuple[str, ...], ctx: Context) -> set[s
     _no_arguments("fqn", args)
     if "." not in value and not any(w in value for w in _WILDCARDS):
         return set(graph.bare_name_matches(value))
+    leaf = ctx.leaf_wildcards
     return {
         n.uid
         for n in graph.nodes.values()
-        if n.kind != "source" and fqn_matches(n.fqn, value, n.versioned)
+        if n.kind != "source" and fqn_matches(n.fqn, value, n.versioned, leaf)
     }
 
 
@@ -554,7 +590,7 @@ def select(
     state: StateComparison | None = None,
 ) -> Selection:
     """Evaluate --select minus --exclude; UsageError for syntax dbt would reject."""
-    ctx = Context(state)
+    ctx = Context(state, bare_wildcard_matches_leaf(graph.meta.get("dbt_version")))
     uids, roots = _evaluate(graph, parse_spec(select_text), ctx)
     if exclude_text and exclude_text.strip():
         dropped, _ = _evaluate(graph, parse_spec(exclude_text), ctx)
