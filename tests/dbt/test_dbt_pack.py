@@ -367,3 +367,37 @@ _line = st.text(
 @given(lines=st.lists(_line, max_size=12))
 def test_chunk_counts_add_up_for_any_lines(lines: list[str]) -> None:
     _additive("".join(line + "\n" for line in lines))
+
+
+_SCOPE_TWICE = """
+import sys
+from pathlib import Path
+from decp.dbt import scope
+result = scope("orders", manifest=Path(sys.argv[1]), budget=4000, level="2", use_cache=False)
+print(sorted(result.pack.redactions), "detect_secrets" in sys.modules)
+sys.stdout.write(result.text)
+"""
+
+
+def test_redaction_verdicts_persist_without_the_secret(tmp_path: Path) -> None:
+    """A second process reuses the verdicts: same redacted pack, detectors never loaded."""
+    import os
+    import subprocess
+    import sys
+
+    _leaky(tmp_path)  # writes tmp_path/manifest.json
+    env = {**os.environ, "DECP_CACHE_DIR": str(tmp_path / "cache")}
+    argv = [sys.executable, "-c", _SCOPE_TWICE, str(tmp_path / "manifest.json")]
+    first = subprocess.run(argv, capture_output=True, text=True, env=env, check=True).stdout
+    second = subprocess.run(argv, capture_output=True, text=True, env=env, check=True).stdout
+    assert first.startswith("['aws-access-key', 'secret-assignment'] True\n")
+    assert second.startswith("['aws-access-key', 'secret-assignment'] False\n")
+    assert first.split("\n", 1)[1] == second.split("\n", 1)[1]
+    assert PASSWORD not in second and "[redacted: secret-assignment]" in second
+    files = list((tmp_path / "cache" / "redact").glob("verdicts-*.marshal"))
+    assert len(files) == 1
+    stored = files[0].read_bytes()
+    assert PASSWORD.encode() not in stored and AWS_KEY.encode() not in stored
+    files[0].write_bytes(b"\x00 not marshal")  # damaged: ignored, scanned again
+    third = subprocess.run(argv, capture_output=True, text=True, env=env, check=True).stdout
+    assert third == first

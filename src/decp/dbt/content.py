@@ -11,9 +11,13 @@ the ledger.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from decp.dbt.analysis import Analysis
@@ -25,21 +29,115 @@ if TYPE_CHECKING:
 
 HEADING_DEPTH = 2  # map headings: package + first folder; deeper folders prefix the name
 
-__all__ = ["HEADING_DEPTH", "Pack", "redact"]
+__all__ = ["HEADING_DEPTH", "Pack", "Verdicts", "redact"]
 
 
 @lru_cache(maxsize=8192)
 def redact(text: str) -> tuple[str, tuple[str, ...]]:
     """`decp.core.secrets.redact` (text without secrets, kinds found), memoised per text.
 
-    Imported lazily: a level-0 pack shows no free text and never pays for the detectors.
+    The detectors cost ~0.15 s to load, more than the rest of a warm scope, so
+    verdicts persist (see `Verdicts`): a text seen before is not scanned again.
     """
     if not text:
         return text, ()
+    verdicts = Verdicts.get()
+    known = verdicts.lookup(text)
+    if known is not None:
+        return known
     from decp.core.secrets import redact as core_redact
 
     cleaned, kinds = core_redact(text)
+    verdicts.add(text, cleaned, tuple(kinds))
     return cleaned, tuple(kinds)
+
+
+class Verdicts:
+    """Redaction verdicts by text digest, kept in `<cache>/redact` between runs.
+
+    A clean text is stored as its 16-byte digest only; a text with secrets as
+    its redacted form and kinds, so the cache never holds a secret. The file
+    name carries a fingerprint of the rules (decp's secrets module and the
+    installed detect-secrets, by size and mtime), so new rules start afresh.
+    Unreadable or unwritable caches are ignored: they only cost speed.
+    """
+
+    KEEP = 100_000
+    _instance: Verdicts | None = None
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.known: dict[bytes, tuple[str, tuple[str, ...]] | None] = {}
+        self.added = False
+        if path is not None:
+            import marshal
+
+            with contextlib.suppress(Exception):
+                loaded = marshal.loads(path.read_bytes())
+                if isinstance(loaded, dict):
+                    self.known = loaded
+
+    @classmethod
+    def get(cls) -> Verdicts:
+        if cls._instance is None:
+            cls._instance = cls(_verdicts_path())
+        return cls._instance
+
+    @staticmethod
+    def digest(text: str) -> bytes:
+        return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).digest()
+
+    def lookup(self, text: str) -> tuple[str, tuple[str, ...]] | None:
+        key = self.digest(text)
+        if key not in self.known:
+            return None
+        found = self.known[key]
+        if found is None:
+            return text, ()
+        try:
+            cleaned, kinds = found
+            if isinstance(cleaned, str) and all(isinstance(k, str) for k in kinds):
+                return cleaned, tuple(kinds)
+        except (TypeError, ValueError):
+            pass
+        return None  # a damaged entry: scan again
+
+    def add(self, text: str, cleaned: str, kinds: tuple[str, ...]) -> None:
+        self.known[self.digest(text)] = (cleaned, kinds) if kinds else None
+        self.added = True
+
+    def save(self) -> None:
+        if not self.added or self.path is None:
+            return
+        import marshal
+
+        from decp.core.fsio import atomic_write_bytes
+
+        items = list(self.known.items())[-self.KEEP :]
+        with contextlib.suppress(Exception):
+            atomic_write_bytes(self.path, marshal.dumps(dict(items)))
+        self.added = False
+
+
+def _verdicts_path() -> Path | None:
+    """`<cache>/redact/verdicts-<rules>.marshal`, or None when the rules cannot be located."""
+    from importlib.util import find_spec
+
+    from decp.core.cachedirs import cache_dir
+
+    stamp = []
+    for module in ("decp.core.secrets", "detect_secrets"):
+        try:
+            spec = find_spec(module)
+            origin = spec.origin if spec else None
+            info = os.stat(origin) if origin else None
+        except (ImportError, ValueError, OSError):
+            return None
+        if info is None:
+            return None
+        stamp.append(f"{module}:{info.st_size}:{info.st_mtime_ns}")
+    rules = hashlib.sha256("|".join(stamp).encode()).hexdigest()[:16]
+    return cache_dir("redact") / f"verdicts-{rules}.marshal"
 
 
 @dataclass

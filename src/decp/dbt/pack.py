@@ -511,7 +511,11 @@ def build_pack(
         catalog=catalog,
     )
     fitter.prepare()
-    return fitter.finish(fitter.choose(level))
+    pack = fitter.finish(fitter.choose(level))
+    from decp.dbt.content import Verdicts
+
+    Verdicts.get().save()
+    return pack
 
 
 def map_share_from(config: Config | None) -> float:
