@@ -184,7 +184,7 @@ class Pack:
 
     @property
     def redactions(self) -> list[str]:
-        """One kind per secret redacted from what this pack shows (for the ledger)."""
+        """Kinds of secrets redacted from what this pack shows, once per text (for the ledger)."""
         return [kind for kinds in self._redacted.values() for kind in kinds]
 
     def relation(self, uid: str) -> str:
