@@ -25,28 +25,6 @@ def _config():
     return load_config()
 
 
-def _statuses(values: list[str]) -> tuple[str, ...] | None:
-    from decp.core.errors import UsageError
-    from decp.handoff.loops import ACTIVE_STATUSES, STATUSES
-
-    wanted: list[str] = []
-    for value in values or ["active"]:
-        for part in value.split(","):
-            part = part.strip().lower()
-            if part == "all":
-                return None
-            if part == "active":
-                wanted.extend(ACTIVE_STATUSES)
-            elif part in STATUSES:
-                wanted.append(part)
-            elif part:
-                raise UsageError(
-                    f"unknown status {part!r}.",
-                    fix=f"use one of: {', '.join(STATUSES)}, active, all.",
-                )
-    return tuple(dict.fromkeys(wanted))
-
-
 # ---------------------------------------------------------------- loop
 
 loop_app = typer.Typer(
@@ -66,9 +44,14 @@ def _create(
     print_only: bool,
     as_json: bool,
 ) -> None:
-    from decp.handoff.loops import edit_loops, read_loops, render_block
+    from pathlib import Path
+
+    from decp.handoff.loops import check_source, edit_loops, read_loops, render_block
 
     config = _config()
+    warning = check_source(source, config.root, Path.cwd()) if source else None
+    if warning:
+        _note(f"decp: warning: {warning}")
     if print_only:
         book = read_loops(config)
         loop = book.new_loop(
@@ -209,9 +192,9 @@ def loop_list(
     as_json: bool = typer.Option(False, "--json", help=JSON_HELP),
 ) -> None:
     """List loops, one `LOOP-NNN (status) title` line each."""
-    from decp.handoff.loops import read_loops
+    from decp.handoff.loops import read_loops, status_filter
 
-    loops = read_loops(_config()).select(_statuses(status), tag or None)
+    loops = read_loops(_config()).select(status_filter(status), tag or None)
     if as_json:
         emit_json([loop.to_dict() for loop in loops])
         return

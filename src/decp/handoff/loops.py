@@ -705,6 +705,73 @@ def transition(loop: Loop, new_status: str, *, outcome: str | None = None) -> No
     loop.updated = now_iso()
 
 
+# ---------------------------------------------------------------- queries
+
+
+def status_filter(values: list[str] | None) -> tuple[str, ...] | None:
+    """`--status` values (repeatable, comma-separated) → statuses; None means all.
+
+    Nothing given means the active ones; `active` and `all` are shorthands.
+    """
+    wanted: list[str] = []
+    for value in values or ["active"]:
+        for part in value.split(","):
+            part = part.strip().lower()
+            if part == "all":
+                return None
+            if part == "active":
+                wanted.extend(ACTIVE_STATUSES)
+            elif part in STATUSES:
+                wanted.append(part)
+            elif part:
+                raise UsageError(
+                    f"unknown status {part!r}.",
+                    fix=f"use one of: {', '.join(STATUSES)}, active, all.",
+                )
+    return tuple(dict.fromkeys(wanted))
+
+
+_SOURCE_RE = re.compile(r"(?P<file>.+?):(?P<line>\d+)(?::\d+)?")
+
+
+def check_source(source: str, root: Path, cwd: Path | None = None) -> str | None:
+    """A one-line warning when `--source FILE:LINE` names no file or a line past its end.
+
+    The loop is recorded anyway: the source is a pointer, and a file may be about
+    to be created. A dbt model name (no `:LINE`, no `/`, no extension) is not checked.
+    """
+    source = source.strip()
+    match = _SOURCE_RE.fullmatch(source)
+    name = match["file"] if match else source
+    if not source or (match is None and "/" not in name and not Path(name).suffix):
+        return None
+    candidates = [Path(name)] if Path(name).is_absolute() else [root / name]
+    if cwd is not None and not Path(name).is_absolute():
+        candidates.append(cwd / name)
+    path = next((c for c in candidates if c.exists()), None)
+    if path is None:
+        return f"--source {source}: no such file (from {root}); the loop is recorded anyway."
+    if not path.resolve().is_relative_to(root.resolve()):
+        return f"--source {source}: the file is outside the repo; the loop is recorded anyway."
+    if not path.is_file():
+        return f"--source {source}: not a regular file; the loop is recorded anyway."
+    if match is None:
+        return None
+    wanted = int(match["line"])
+    if wanted == 0:
+        return f"--source {source}: lines count from 1; the loop is recorded anyway."
+    count = 0
+    if wanted > 0:
+        with path.open("rb") as handle:
+            for count, _ in enumerate(handle, start=1):
+                if count >= wanted:
+                    return None
+    return (
+        f"--source {source}: {name} has {count} line(s), so there is no line {wanted}; "
+        "the loop is recorded anyway."
+    )
+
+
 # ---------------------------------------------------------------- files
 
 
