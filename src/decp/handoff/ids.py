@@ -275,6 +275,7 @@ def _fix_decision_mark(path: Path, text: str, rewrites: list[_Rewrite]) -> str:
 
     highest = max((int(rw.new[9:]) for rw in rewrites if rw.kind == "decision"), default=0)
     doc = StateDoc(path, text)
-    if doc.decisions_heading is not None and doc.next_decision_number() <= highest:
-        doc._write_mark(highest + 1)
+    target = max(doc.next_decision_number(), highest + 1)
+    if doc.decisions_heading is not None and doc.mark_number != target:
+        doc._write_mark(target)  # the mark names the next id again, above every new one
     return doc.render()
