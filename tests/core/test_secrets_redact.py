@@ -214,3 +214,36 @@ def test_text_around_a_secret_survives_byte_for_byte(before: str, secret: str, a
         before + f"[redacted: {kind}]\n" + after,
         [kind],
     )
+
+
+def _hex(n: int, upper: bool = False) -> str:
+    value = rnd("0123456789abcdef", n)
+    return value.upper() if upper else value
+
+
+GATED = [
+    f"ibm_cloud_iam_key = '{rnd(UP + LOW + DIG + '_-', 44)}'",
+    f"cos_hmac_secret_access_key = '{_hex(48)}'",
+    f"COS_HMAC_SECRET_ACCESS_KEY = '{_hex(48, upper=True)}'",
+    f"cloudant_password = '{_hex(64)}'",
+    f"https://acct:{_hex(64, upper=True)}@acct.cloudant.com",
+    f"https://acct:{rnd(UP, 24)}@acct.cloudant.com",
+    f"softlayer_api_key = '{rnd(LOW + DIG, 64)}'",
+    f"https://api.softlayer.com/soap/v3/{rnd(UP + DIG, 64)}",
+    f"{rnd(LOW + DIG, 32)}-us12",
+]
+
+
+@pytest.mark.parametrize("text", GATED)
+def test_plugin_gates_never_change_a_result(text: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from decp.core import secrets
+
+    gated = secrets.find_secrets(text)
+    monkeypatch.setattr(secrets, "_PLUGIN_GATES", {})
+    secrets._plugins.cache_clear()
+    try:
+        assert secrets.find_secrets(text) == gated
+    finally:
+        monkeypatch.undo()
+        secrets._plugins.cache_clear()
+    assert gated, text

@@ -280,11 +280,12 @@ _PLUGIN_KINDS: tuple[tuple[str, str, bool, tuple[str, ...]], ...] = (
 
 # Plugins whose patterns try every position of the text (all-optional prefixes): each runs
 # only when the text holds the value shape it requires somewhere. A gate is a strict
-# superset of its plugin's matches, so it never changes a result, only skips work.
+# superset of its plugin's matches (the plugins match case-insensitively, so the gates
+# do too), so it never changes a result, only skips work.
 _PLUGIN_GATES: dict[str, str] = {
     "ibm_cloud_iam": r"[a-zA-Z0-9_\-]{44}",
-    "ibm_cos_hmac": r"[a-f0-9]{32}",
-    "cloudant": r"[0-9a-f]{64}|[a-z]{24}",
+    "ibm_cos_hmac": r"[a-fA-F0-9]{32}",
+    "cloudant": r"[0-9a-fA-F]{64}|[a-zA-Z]{24}",
     "softlayer": r"[a-zA-Z0-9]{64}",
     "mailchimp": r"-us[0-9]",
 }
