@@ -12,6 +12,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from mcp_helpers import SHOP_MANIFEST, run_session, text_of, with_manifest
 
 from decp.core.tokens import get_counter
@@ -300,3 +302,31 @@ def test_warm_graph_reloads_only_when_the_bytes_change(project: Path) -> None:
     second = warm.get(manifest, config)
     assert second is not first and warm.loads == 2
     assert any("jaffle" in uid for uid in second.nodes) or len(second.nodes) != len(first.nodes)
+
+
+LINES = st.lists(
+    st.text(
+        alphabet=st.characters(
+            blacklist_categories=("Cs",),
+            blacklist_characters="\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029",
+        ),
+        max_size=60,
+    ),
+    max_size=80,
+)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(lines=LINES, budget=st.one_of(st.none(), st.integers(100, 600)))
+def test_every_result_states_its_exact_size_within_its_budget(
+    project: Path, lines: list[str], budget
+) -> None:
+    tools = DecpTools(project)
+    out = tools.finish(tools.config(), "\n".join(lines), budget)
+    assert stated_tokens(out.text) == out.tokens == counted(out.text)
+    assert out.tokens <= (budget or DEFAULT_CAP)
+    kept = out.text[: out.text.rindex("\n[")]
+    body = "\n".join(lines).rstrip("\n")
+    assert kept == body or re.search(r"… cut: \d+ more lines past [\d,]+ tokens\.$", kept)

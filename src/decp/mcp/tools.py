@@ -255,33 +255,58 @@ class DecpTools:
         return Output(text, 0, True, {"error": data, "repo": str(self.root)})
 
     def finish(self, config: Config, body: str, budget: int | None) -> Output:
-        """Cut `body` at a line to fit the cap, then append the size line."""
+        """Cut `body` at a line to fit the cap, then append the size line (its count included)."""
         counter = self.counter(config)
         cap = min(budget, DEFAULT_CAP) if budget else DEFAULT_CAP
         body = body.rstrip("\n")
-        tokens = counter.count(body)
-        if tokens + FOOTER_RESERVE > cap:
-            lines = body.splitlines()
-            kept: list[str] = []
-            used = 0
+        text, total = body, self._sized(counter, body)
+        if total > cap:
+            lines = body.split("\n")
+            # per-line costs add up (exactly for lines starting with a non-space): the
+            # longest prefix that leaves room for the cut note and the size line ...
+            room, keep = cap - 2 * FOOTER_RESERVE, 0
             for line in lines:
-                cost = counter.count(line + "\n")
-                if used + cost + 2 * FOOTER_RESERVE > cap:
+                room -= counter.count(line + "\n")
+                if room < 0:
                     break
-                kept.append(line)
-                used += cost
-            dropped = len(lines) - len(kept)
-            body = "\n".join(kept) + f"\n… cut: {dropped} more lines past {cap:,} tokens."
-            tokens = counter.count(body)
-        total = tokens
-        for _ in range(3):  # the count includes the size line itself; settle its digits
-            footer = f"\n[{total:,} tokens, {counter.label}]"
-            measured = counter.count(body + footer)
+                keep += 1
+            while True:  # ... then checked exactly, one line less at a time
+                text = "\n".join(lines[:keep]) + (
+                    f"\n… cut: {len(lines) - keep} more lines past {cap:,} tokens."
+                )
+                total = self._sized(counter, text)
+                if total <= cap or keep == 0:
+                    break
+                keep -= 1
+        footer = f"\n[{total:,} tokens, {counter.label}]"
+        return Output(text + footer, total, False, {"tokens": total, "encoding": counter.label})
+
+    @staticmethod
+    def _sized(counter: TokenCounter, body: str) -> int:
+        """Tokens of `body` plus its size line, counting the body once.
+
+        A split just before a line that starts with a non-space is a boundary of
+        the tokenizer's pre-split, so counts on either side add up exactly: only
+        the last line is recounted with each candidate size line.
+        """
+        head, _, last = body.rpartition("\n")
+        if head and last[:1].strip():
+            base = counter.count(body) - counter.count(last)
+
+            def measure(footer: str) -> int:
+                return base + counter.count(last + footer)
+        else:
+
+            def measure(footer: str) -> int:
+                return counter.count(body + footer)
+
+        total = counter.count(body)
+        for _ in range(4):  # the count includes the size line itself; settle its digits
+            measured = measure(f"\n[{total:,} tokens, {counter.label}]")
             if measured == total:
                 break
             total = measured
-        footer = f"\n[{total:,} tokens, {counter.label}]"
-        return Output(body + footer, total, False, {"tokens": total, "encoding": counter.label})
+        return total
 
     # --- the one entry point --------------------------------------------------
 
