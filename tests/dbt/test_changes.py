@@ -467,3 +467,24 @@ def test_impact_refuses_a_ref_that_looks_like_an_option(run_decp, shop: Path) ->
     assert result.returncode == 2
     assert "is not a git revision" in result.stderr
     assert victim.read_text(encoding="utf-8") == "data\n"
+
+
+def test_scope_with_state_dir_through_the_cli(run_decp, shop: Path) -> None:
+    prod = shop.parent / "prod-artifacts"
+    prod.mkdir()
+    shutil.copy(shop / "target" / "manifest.json", prod / "manifest.json")
+    data = json.loads((shop / "target" / "manifest.json").read_text(encoding="utf-8"))
+    data["nodes"]["model.shop.dim_products"]["raw_code"] += "\n-- v2"
+    write(shop / "target" / "manifest.json", data)
+    result = decp(
+        run_decp, shop, "dbt", "scope", "-s", "state:modified+", "--state", str(prod), "--level", "0"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "focal: dim_products" in result.stdout
+    missing = decp(run_decp, shop, "dbt", "scope", "-s", "state:new", "--state", str(shop / "x"))
+    assert missing.returncode == 1
+    assert "--state folder not found" in missing.stderr and "Traceback" not in missing.stderr
+    both = decp(
+        run_decp, shop, "dbt", "impact", "--state", str(prod), "--changed-since", "main"
+    )
+    assert both.returncode == 2 and "pass one" in both.stderr

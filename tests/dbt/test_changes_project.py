@@ -120,3 +120,25 @@ def test_stale_files_for_doctor(stamped_shop: Path, monkeypatch: pytest.MonkeyPa
 def test_stale_files_without_a_manifest_raises(project: Path) -> None:
     with pytest.raises(DataError, match="manifest not found"):
         stale_files(load_config(project))
+
+
+def test_impact_in_a_stamped_repo_finds_the_project_and_records_one_row(
+    run_decp, stamped_shop: Path
+) -> None:
+    shop = stamped_shop / "transform" / "shop"
+    path = shop / "models" / "marts" / "finance" / "fct_refunds.sql"
+    path.write_text(path.read_text(encoding="utf-8") + "\n-- edited\n", encoding="utf-8")
+    env = {"DECP_CACHE_DIR": str(stamped_shop.parent / "cache")}
+    first = run_decp("dbt", "impact", cwd=stamped_shop, env=env)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("# dbt impact: 1 changed, 0 downstream, 1 exposures\n")
+    assert "- Changed: `fct_refunds` (models/marts/finance/fct_refunds.sql)" in first.stdout
+    assert (
+        "decp: warning: transform/shop/target/manifest.json is stale: 1 project file differs"
+    ) in first.stderr
+    again = run_decp("dbt", "impact", "--level", "0", cwd=stamped_shop, env=env)
+    assert again.returncode == 0, again.stderr
+    ledger = (stamped_shop / ".project" / "CONTEXT.md").read_text(encoding="utf-8")
+    rows = [line for line in ledger.splitlines() if "dbt-impact:" in line]
+    assert len(rows) == 1 and rows[0].startswith("| `dbt-impact:state:modified+` | dbt-pack |")
+    assert "| L0: " in rows[0]

@@ -107,7 +107,7 @@ def scope_command(
     result = scope(
         select,
         manifest=manifest_path,
-        budget=budget if budget is not None else config.budget.task_budget,  # type: ignore[union-attr]
+        budget=budget if budget is not None else config.budget.task_budget,
         exclude=exclude,
         level=level,
         fmt="json" if as_json else fmt,
@@ -168,7 +168,7 @@ def impact_command(
     result = impact(
         select=select,
         manifest=manifest_path,
-        budget=budget if budget is not None else config.budget.task_budget,  # type: ignore[union-attr]
+        budget=budget if budget is not None else config.budget.task_budget,
         exclude=exclude,
         level=level,
         fmt="json" if as_json else fmt,

@@ -186,7 +186,13 @@ def freshness(
     if folder is None or not folder.is_dir():
         return None, None
     tree = changes.tree_changes(graph, folder, manifest, _cache(config))
-    return tree, changes.freshness_warning(tree, str(manifest))
+    label = str(manifest)
+    if config is not None:
+        try:
+            label = manifest.relative_to(config.root).as_posix()
+        except ValueError:
+            pass
+    return tree, changes.freshness_warning(tree, label)
 
 
 def check_options(level: str, fmt: str, budget: int) -> None:
