@@ -477,14 +477,21 @@ def test_scope_with_state_dir_through_the_cli(run_decp, shop: Path) -> None:
     data["nodes"]["model.shop.dim_products"]["raw_code"] += "\n-- v2"
     write(shop / "target" / "manifest.json", data)
     result = decp(
-        run_decp, shop, "dbt", "scope", "-s", "state:modified+", "--state", str(prod), "--level", "0"
+        run_decp,
+        shop,
+        "dbt",
+        "scope",
+        "-s",
+        "state:modified+",
+        "--state",
+        str(prod),
+        "--level",
+        "0",
     )
     assert result.returncode == 0, result.stderr
     assert "focal: dim_products" in result.stdout
     missing = decp(run_decp, shop, "dbt", "scope", "-s", "state:new", "--state", str(shop / "x"))
     assert missing.returncode == 1
     assert "--state folder not found" in missing.stderr and "Traceback" not in missing.stderr
-    both = decp(
-        run_decp, shop, "dbt", "impact", "--state", str(prod), "--changed-since", "main"
-    )
+    both = decp(run_decp, shop, "dbt", "impact", "--state", str(prod), "--changed-since", "main")
     assert both.returncode == 2 and "pass one" in both.stderr

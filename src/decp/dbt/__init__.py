@@ -13,6 +13,7 @@ renderers load only when a scope actually runs.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -188,10 +189,8 @@ def freshness(
     tree = changes.tree_changes(graph, folder, manifest, _cache(config))
     label = str(manifest)
     if config is not None:
-        try:
+        with contextlib.suppress(ValueError):
             label = manifest.relative_to(config.root).as_posix()
-        except ValueError:
-            pass
     return tree, changes.freshness_warning(tree, label)
 
 
