@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from mcp_helpers import decp_command
 
 from decp.agents.wiring import install, merge_claude_settings, merge_mcp_json
+from decp.core.config import load_config
 from decp.core.errors import DataError, UsageError
 
 USER_SETTINGS = {
@@ -340,3 +341,13 @@ def test_mcp_merge_keeps_other_servers(user: dict, servers: dict) -> None:
     }
     assert merged["mcpServers"]["decp"] == entry
     assert merge_mcp_json(merged, "mcpServers", entry, Path("x.json")) == merged
+
+
+def test_antigravity_shares_the_gemini_shim(project: Path) -> None:
+    from decp.agents.agentfiles import files_for, render_block
+
+    config = load_config(project)
+    paths = [f.path for f in files_for(("gemini", "antigravity", "claude"))]
+    assert paths == ["AGENTS.md", "GEMINI.md", "CLAUDE.md"]  # one GEMINI.md, not two
+    assert render_block("antigravity", config) == render_block("gemini", config)
+    assert [f.path for f in files_for(("antigravity",))] == ["AGENTS.md", "GEMINI.md"]

@@ -39,16 +39,23 @@ AGENT_FILES: dict[str, AgentFile] = {
         "---\ndescription: decp session protocol (loops, decisions, budgets, handoff)\n"
         "alwaysApply: true\n---\n",
     ),
+    # Gemini CLI gave way to Antigravity in 2026; Antigravity reads GEMINI.md and AGENTS.md
+    # (and skills from .agents/skills/), so both names get the same one-file shim.
     "gemini": AgentFile("gemini", "GEMINI.md"),
+    "antigravity": AgentFile("antigravity", "GEMINI.md"),
     "windsurf": AgentFile("windsurf", ".windsurf/rules/decp.md", "---\ntrigger: always_on\n---\n"),
-    # Codex reads AGENTS.md natively; chat has its own bootloader, checked by doctor.
+    # Codex reads AGENTS.md (and .agents/skills/) natively; chat has its own bootloader,
+    # checked by doctor. MCP and hook registration per agent: decp.agents.wiring.
 }
 
 
 def files_for(agents: tuple[str, ...]) -> list[AgentFile]:
     """AGENTS.md always, plus the shim of each configured agent that has one."""
     chosen = [AGENT_FILES["agents"]]
-    chosen += [AGENT_FILES[a] for a in agents if a in AGENT_FILES and a != "agents"]
+    for agent in agents:
+        shim = AGENT_FILES.get(agent)
+        if shim is not None and all(shim.path != c.path for c in chosen):
+            chosen.append(shim)
     return chosen
 
 
@@ -99,7 +106,7 @@ def render_block(agent: str, config: Config) -> str:
             "<!-- Why: Claude Code imports AGENTS.md above, so one decp protocol serves every agent. "
             f"{docs}/reference/stamped-files/ -->\n"
         )
-    elif agent == "gemini":
+    elif agent in ("gemini", "antigravity"):
         body = (
             "Follow the decp session protocol in `AGENTS.md` (read it first) and `.project/PROTOCOL.md`.\n"
             f"Why this file is tiny: one protocol for every agent. {docs}/reference/stamped-files/\n"
