@@ -167,3 +167,49 @@ def test_concurrent_loads_lose_nothing(repo: Path) -> None:
         assert proc.returncode == 0, stderr
     targets = sorted(e.target for e in read_ledger(load_config(repo)).loaded)
     assert targets == sorted(f"models/{n}" for n in names)
+
+
+def test_the_cli_surface_only_parses_calls_and_prints() -> None:
+    """cli/context.py imports nothing but the context API and the CLI's printing helpers,
+    and raises no domain error of its own: every check lives in decp.context.api."""
+    import ast
+
+    source = Path(__file__).resolve().parents[2] / "src" / "decp" / "cli" / "context.py"
+    tree = ast.parse(source.read_text(encoding="utf-8"))
+    imported = {
+        node.module
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("decp")
+    }
+    assert imported == {"decp.context.api", "decp.cli._common"}
+    raised = [node for node in ast.walk(tree) if isinstance(node, ast.Raise)]
+    assert [ast.unparse(node.exc) for node in raised if node.exc] == ["typer.Exit(1)"]
+
+
+def test_the_api_works_without_the_cli(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from decp.context import api
+    from decp.core.errors import UsageError
+
+    monkeypatch.chdir(repo)
+    monkeypatch.delenv("DECP_ROOT", raising=False)
+    loaded = api.load("models/a.sql", why="focal", cwd=repo)
+    assert loaded.entry.tokens == tokens_of(repo / "models" / "a.sql")
+    label = get_counter("o200k_base").label
+    assert loaded.lines()[0] == (
+        f"Loaded models/a.sql: {loaded.entry.tokens:,} tokens (1 file, {label})."
+    )
+    scoped = api.scope(["models/a.sql"], cwd=repo, budget=4000, level="0", record=False)
+    assert scoped.recorded is False
+    assert [c.path.name for c in scoped.scope.files] == ["a.sql"]
+    assert scoped.left_out == [
+        "left out models/.env: secret: environment file (often holds credentials)"
+    ]
+    with pytest.raises(UsageError, match=r"--level 9 is not 0\.\.3 or auto"):
+        api.scope(["models/a.sql"], cwd=repo, level="9")
+    with pytest.raises(UsageError, match="--budget -3 must be a positive number"):
+        api.scope(["models/a.sql"], cwd=repo, budget=-3)
+    with pytest.raises(UsageError, match="--sort 'size' is not path or tokens"):
+        api.count_tokens(["models"], cwd=repo, sort="size")
+    counted = api.count_tokens(["models"], cwd=repo, sort="tokens")
+    assert counted.lines()[0] == "tokens  file"
+    assert [e.target for e in api.budget_view().loaded] == ["models/a.sql"]
