@@ -330,3 +330,12 @@ def test_every_result_states_its_exact_size_within_its_budget(
     kept = out.text[: out.text.rindex("\n[")]
     body = "\n".join(lines).rstrip("\n")
     assert kept == body or re.search(r"… cut: \d+ more lines past [\d,]+ tokens\.$", kept)
+
+
+def test_resume_start_twice_says_the_session_is_running(project: Path) -> None:
+    tools = DecpTools(project)
+    first = tools.call("resume", {"start": True})
+    second = tools.call("resume", {"start": True})
+    assert not first.is_error and not second.is_error
+    assert re.search(r"\nSession started \S+Z\.\n\[", first.text)
+    assert re.search(r"\nSession already running since \S+Z\.\n\[", second.text)

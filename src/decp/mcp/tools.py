@@ -342,12 +342,15 @@ class DecpTools:
 
     def _tool_resume(self, config: Config, start: bool = False) -> tuple[str, int | None]:
         from decp.handoff.resume import build_pack
-        from decp.handoff.session import start_session
+        from decp.handoff.session import read_snapshot, start_session
 
         note = ""
         if start:
-            snapshot = start_session(config)
-            note = f"\nSession started {snapshot.started}."
+            running = read_snapshot(config)  # the SessionStart hook may have started it already
+            if running is None:
+                note = f"\nSession started {start_session(config).started}."
+            else:
+                note = f"\nSession already running since {running.started}."
         return build_pack(config).text + note, None
 
     def _tool_loop_propose(
