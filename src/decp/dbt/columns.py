@@ -33,6 +33,7 @@ import marshal
 import os
 import re
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -187,7 +188,8 @@ def build_column_graph(data: dict[str, Any], *, force: str | None = None) -> Col
         for uid, raw in _d(data.get(section)).items():
             if isinstance(raw, dict) and _s(raw.get("resource_type")) in _COLUMN_KINDS:
                 raw_nodes[uid] = raw
-    builder = _Builder(raw_nodes, data, dialect, force)
+    with _quiet_sqlglot():
+        builder = _Builder(raw_nodes, data, dialect, force)
     nodes = dict(builder.nodes)
     for uid, raw in _d(data.get("exposures")).items():
         if not isinstance(raw, dict):
@@ -198,6 +200,22 @@ def build_column_graph(data: dict[str, Any], *, force: str | None = None) -> Col
         kind = _s(raw.get("type")) or "exposure"
         nodes[uid] = ColumnNode(uid, name, "exposure", kind, (), (), parents)
     return ColumnGraph(meta, nodes, builder.edges)
+
+
+@contextlib.contextmanager
+def _quiet_sqlglot() -> Iterator[None]:
+    """sqlglot logs warnings for SQL it half-understands; we report those as unknowns instead."""
+    import logging
+
+    logger = logging.getLogger("sqlglot")
+    saved = logger.level, logger.propagate
+    logger.setLevel(logging.CRITICAL)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.setLevel(saved[0])
+        logger.propagate = saved[1]
 
 
 class _Analysis(NamedTuple):
@@ -296,7 +314,10 @@ class _Builder:
                 if isinstance(m, dict)
             ]
             root = _s(_d(self.data.get("metadata")).get("project_name"))
-            self._renderer = Renderer(refs=refs, sources=sources, macros=macros, root_package=root)
+            adapter = _s(_d(self.data.get("metadata")).get("adapter_type"))
+            self._renderer = Renderer(
+                refs=refs, sources=sources, macros=macros, root_package=root, adapter_type=adapter
+            )
         return self._renderer
 
     # -- one node
@@ -358,7 +379,8 @@ class _Builder:
 
                 this = _s(raw.get("relation_name")) or _s(raw.get("name"))
                 try:
-                    return self._sqlglot(self.renderer().render(raw_code, this)), PARSED
+                    sql = self.renderer().render(raw_code, this, _s(raw.get("package_name")))
+                    return self._sqlglot(sql), PARSED
                 except RenderError as exc:
                     reason = f"its Jinja could not be rendered ({exc})"
                 except _Unparseable as exc:
