@@ -401,3 +401,14 @@ def test_redaction_verdicts_persist_without_the_secret(tmp_path: Path) -> None:
     files[0].write_bytes(b"\x00 not marshal")  # damaged: ignored, scanned again
     third = subprocess.run(argv, capture_output=True, text=True, env=env, check=True).stdout
     assert third == first
+
+
+def test_expand_commands_never_exceed_the_task_budget() -> None:
+    """--budget 6000 on a task budget of 3,000: every printed command says 3000 at most."""
+    graph = load_graph(example("shop_260.manifest.json.gz"), None)[0]
+    pack = make_pack(graph, "+fct_orders+", 6000, task_budget=3000)
+    check(pack, graph, 6000)
+    hinted = [int(b) for b in re.findall(r"--budget (\d+)", pack.text)]
+    assert hinted and max(hinted) == 3000
+    near = make_pack(graph, "+fct_orders+", 6000)  # no task budget given: the budget is it
+    assert max(int(b) for b in re.findall(r"--budget (\d+)", near.text)) == 6000

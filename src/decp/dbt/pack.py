@@ -26,7 +26,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from decp.core.errors import DataError, UsageError
@@ -497,6 +497,8 @@ def build_pack(
 
         catalog = catalog_beside(manifest)
     assert not isinstance(catalog, str)
+    if task_budget and commands.budget > task_budget:  # printed commands stay within it
+        commands = replace(commands, budget=task_budget)
     fitter = Fitter(
         analysis,
         select,
