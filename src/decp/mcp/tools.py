@@ -254,14 +254,21 @@ class DecpTools:
         text = f"decp ({self.root}): error: {message}"
         return Output(text, 0, True, {"error": data, "repo": str(self.root)})
 
-    def finish(self, config: Config, body: str, budget: int | None) -> Output:
-        """Cut `body` at a line to fit the cap, then append the size line (its count included)."""
+    def finish(
+        self, config: Config, body: str, budget: int | None, known: int | None = None
+    ) -> Output:
+        """Cut `body` at a line to fit the cap, then append the size line (its count included).
+
+        `known` is the body's token count when the tool already has it (a dbt pack
+        counts itself); the body then ends with exactly one newline.
+        """
         counter = self.counter(config)
         cap = min(budget, DEFAULT_CAP) if budget else DEFAULT_CAP
-        body = body.rstrip("\n")
-        text, total = body, self._sized(counter, body)
+        if known is None:
+            body = body.rstrip("\n") + "\n"
+        text, total = body, self._sized(counter, body, known)
         if total > cap:
-            lines = body.split("\n")
+            lines = body.rstrip("\n").split("\n")
             # per-line costs add up (exactly for lines starting with a non-space): the
             # longest prefix that leaves room for the cut note and the size line ...
             room, keep = cap - 2 * FOOTER_RESERVE, 0
@@ -271,38 +278,28 @@ class DecpTools:
                     break
                 keep += 1
             while True:  # ... then checked exactly, one line less at a time
-                text = "\n".join(lines[:keep]) + (
-                    f"\n… cut: {len(lines) - keep} more lines past {cap:,} tokens."
+                text = "".join(f"{line}\n" for line in lines[:keep]) + (
+                    f"… cut: {len(lines) - keep} more lines past {cap:,} tokens.\n"
                 )
-                total = self._sized(counter, text)
+                total = self._sized(counter, text, None)
                 if total <= cap or keep == 0:
                     break
                 keep -= 1
-        footer = f"\n[{total:,} tokens, {counter.label}]"
+        footer = f"[{total:,} tokens, {counter.label}]"
         return Output(text + footer, total, False, {"tokens": total, "encoding": counter.label})
 
     @staticmethod
-    def _sized(counter: TokenCounter, body: str) -> int:
-        """Tokens of `body` plus its size line, counting the body once.
+    def _sized(counter: TokenCounter, body: str, known: int | None) -> int:
+        """Tokens of `body` (ending in a newline) plus the size line after it.
 
-        A split just before a line that starts with a non-space is a boundary of
-        the tokenizer's pre-split, so counts on either side add up exactly: only
-        the last line is recounted with each candidate size line.
+        The size line starts a new line with a non-space, a boundary of the
+        tokenizer's pre-split, so the two counts add up exactly and the body is
+        counted once (or not at all when its count is known).
         """
-        head, _, last = body.rpartition("\n")
-        if head and last[:1].strip():
-            base = counter.count(body) - counter.count(last)
-
-            def measure(footer: str) -> int:
-                return base + counter.count(last + footer)
-        else:
-
-            def measure(footer: str) -> int:
-                return counter.count(body + footer)
-
-        total = counter.count(body)
+        base = counter.count(body) if known is None else known
+        total = base
         for _ in range(4):  # the count includes the size line itself; settle its digits
-            measured = measure(f"\n[{total:,} tokens, {counter.label}]")
+            measured = base + counter.count(f"[{total:,} tokens, {counter.label}]")
             if measured == total:
                 break
             total = measured
@@ -316,8 +313,8 @@ class DecpTools:
             _check_args(name, args)
             config = self.config()
             method = getattr(self, f"_tool_{name}")
-            body, budget = method(config, **args)
-            return self.finish(config, body, budget)
+            body, budget, *known = method(config, **args)
+            return self.finish(config, body, budget, *known)
         except Exception as exc:
             return self.error(exc)
 
@@ -424,7 +421,7 @@ class DecpTools:
         exclude: str = "",
         budget: int | None = None,
         level: str = "auto",
-    ) -> tuple[str, int | None]:
+    ) -> tuple[str, int | None] | tuple[str, int | None, int]:
         from decp.dbt import record_pack
 
         manifest = _inside(self.root, config.manifest_path, "the dbt manifest")
@@ -439,7 +436,16 @@ class DecpTools:
             f"<!-- L{pack.level}: {len(pack.named)} named + {pack.collapsed_count} in "
             f"{len(pack.groups)} groups = {len(pack.analysis.lineage)} nodes -->\n"
         )
-        return head + result.text, budget
+        counter = self.counter(config)
+        text = result.text
+        if (
+            pack.encoding == counter.label
+            and text.endswith("\n")
+            and not text.endswith("\n\n")
+            and text[:1].strip()
+        ):  # the pack counted itself; a line boundary before it keeps counts additive
+            return head + text, budget, counter.count(head) + pack.tokens
+        return head + text, budget
 
     def _scope(
         self, config: Config, manifest: Path, select: str, exclude: str, budget: int, level: str
