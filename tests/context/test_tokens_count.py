@@ -148,12 +148,31 @@ def test_min_tokens_hides_small_files_but_keeps_the_total(tree: Path, run_decp) 
         ("models", "--encoding", "nope_base"),
         ("models", "--frobnicate"),
         ("'nothing/*.sql'",),
+        ("",),
+        ("a" * 300,),
+        ("a" * 300 + "/*.sql",),
     ],
 )
 def test_bad_arguments_exit_2(tree: Path, run_decp, args: tuple[str, ...]) -> None:
     result = run_decp("tokens", *(a.strip("'") for a in args), cwd=tree)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
+    assert "internal error" not in result.stderr
+    assert result.stderr.startswith(("decp: error: ", "Usage: "))
+
+
+def test_an_empty_or_unnamable_path_is_a_one_line_error(tree: Path, run_decp) -> None:
+    empty = run_decp("tokens", "", cwd=tree)
+    assert (
+        empty.stderr
+        == "decp: error: an empty path was given. Fix: name a file, a folder or a glob.\n"
+    )
+    assert empty.stdout == ""
+    long = run_decp("context", "scope", "b" * 300, cwd=tree)
+    assert long.returncode == 2
+    assert long.stderr == (
+        f"decp: error: {'b' * 300} cannot be read: File name too long. Fix: check the path.\n"
+    )
 
 
 def test_broken_symlink_is_reported_and_exit_1(tree: Path, run_decp) -> None:

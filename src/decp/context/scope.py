@@ -552,7 +552,9 @@ def parse_level(level: int | str | None) -> int | None:
     text = str(level).strip()
     if text.isdigit() and 0 <= int(text) <= MAX_LEVEL:
         return int(text)
-    raise UsageError(f"--level {level} is not 0..{MAX_LEVEL} or auto.", fix="e.g. --level 1.")
+    raise UsageError(
+        f"--level {shlex.quote(str(level))} is not 0..{MAX_LEVEL} or auto.", fix="e.g. --level 1."
+    )
 
 
 def check_budget(budget: int) -> int:

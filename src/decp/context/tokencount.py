@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import stat
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -295,6 +296,25 @@ def _literal_prefix(target: str, base: Path) -> Path:
     return base.joinpath(*parts[:cut]) if cut else base
 
 
+def _kind_of(path: Path, target: str) -> str:
+    """ "file", "dir", "special", "broken" (a dangling symlink) or "missing", by stat alone;
+    an OS refusal (a name too long, a loop of links) is a one-line usage error."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "broken" if os.path.islink(path) else "missing"
+    except NotADirectoryError:
+        return "missing"
+    except OSError as exc:
+        raise UsageError(
+            f"{target} cannot be read: {exc.strerror or exc.__class__.__name__}.",
+            fix="check the path.",
+        ) from None
+    if stat.S_ISREG(mode):
+        return "file"
+    return "dir" if stat.S_ISDIR(mode) else "special"
+
+
 def _refuse_outside(target: str, path: Path, root: Path) -> None:
     if not inside(path, root):
         raise UsageError(
@@ -320,8 +340,11 @@ def expand_targets(
     explicit: list[Path] = []
     walked: list[Path] = []
     for target in targets:
+        if not target.strip():
+            raise UsageError("an empty path was given.", fix="name a file, a folder or a glob.")
         path = (base / target) if not Path(target).is_absolute() else Path(target)
-        if has_glob(target) and not path.exists():
+        kind = _kind_of(path, target)
+        if has_glob(target) and kind == "missing":
             if root is not None:
                 _refuse_outside(target, _literal_prefix(target, base), root)
             matches = _glob(target, base)
@@ -334,15 +357,13 @@ def expand_targets(
                 m for m in matches if not (set(Path(os.path.relpath(m, base)).parts) & SKIP_DIRS)
             )
             continue
-        if root is not None and (path.exists() or path.is_symlink()):
+        if root is not None and kind != "missing":
             _refuse_outside(target, path, root)
-        if path.is_file():
-            explicit.append(path)
-        elif path.is_dir():
+        if kind in ("file", "broken"):
+            explicit.append(path)  # a broken symlink is reported as unreadable, not as missing
+        elif kind == "dir":
             walked.extend(walk_files(path))
-        elif path.is_symlink():
-            explicit.append(path)  # broken symlink: reported as unreadable, not as missing
-        elif path.exists():
+        elif kind == "special":
             raise UsageError(
                 f"{target} is not a regular file or directory (a FIFO, socket or device).",
                 fix="name a file or a directory.",
