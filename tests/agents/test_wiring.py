@@ -351,3 +351,10 @@ def test_antigravity_shares_the_gemini_shim(project: Path) -> None:
     assert paths == ["AGENTS.md", "GEMINI.md", "CLAUDE.md"]  # one GEMINI.md, not two
     assert render_block("antigravity", config) == render_block("gemini", config)
     assert [f.path for f in files_for(("antigravity",))] == ["AGENTS.md", "GEMINI.md"]
+
+
+def test_a_refusal_writes_nothing(project: Path) -> None:
+    (project / ".claude" / "settings.json").mkdir(parents=True)  # a directory where the file goes
+    with pytest.raises(DataError, match="settings.json"):
+        install(project, "claude")
+    assert not (project / ".mcp.json").exists()

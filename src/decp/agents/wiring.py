@@ -122,17 +122,15 @@ def _table(data: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
     return value
 
 
-def _write_json(
+def _plan_json(
     root: Path, path: Path, before: dict[str, Any], after: dict[str, Any], what: str
-) -> Change:
-    from decp.core.fsio import atomic_write
-
+) -> tuple[Change, Path, str | None]:
+    """What to write (None: nothing) and how to report it; writing waits until every file merged."""
     rel = path.relative_to(root).as_posix()
     if path.exists() and before == after:
-        return Change(rel, "unchanged", what)
+        return Change(rel, "unchanged", what), path, None
     action = "updated" if path.exists() else "created"
-    atomic_write(path, json.dumps(after, indent=2, ensure_ascii=False) + "\n")
-    return Change(rel, action, what)
+    return Change(rel, action, what), path, json.dumps(after, indent=2, ensure_ascii=False) + "\n"
 
 
 def merge_mcp_json(
@@ -236,26 +234,28 @@ def merge_codex_toml(text: str, block: str, path: Path) -> str:
 
 
 def install(root: Path, agent: str, *, hooks: bool = True, stop_hook: bool = False) -> list[Change]:
-    """Write (merge) this agent's MCP registration and, where it has them, hooks and statusline."""
+    """Write (merge) this agent's MCP registration and, where it has them, hooks and statusline.
+
+    Every file is read and merged before any is written: a refusal writes nothing.
+    """
     from decp.core.fsio import atomic_write, read_text
 
     agent = agent.strip().lower()
     if agent not in AGENT_NAMES:
         raise UsageError(f"unknown agent {agent!r}.", fix=f"use one of: {', '.join(AGENT_NAMES)}.")
     root = root.resolve()
-    changes: list[Change] = []
+    plans: list[tuple[Change, Path | None, str | None]] = []
     if agent == "claude":
         path = root / ".mcp.json"
         before = _read_json(path, {"mcpServers": {SERVER_NAME: mcp_entry(agent)}})
         after = merge_mcp_json(before, "mcpServers", mcp_entry(agent), path)
-        changes.append(_write_json(root, path, before, after, "MCP server `decp`"))
+        plans.append(_plan_json(root, path, before, after, "MCP server `decp`"))
         if hooks:
             path = root / ".claude" / "settings.json"
             before = _read_json(path, {"hooks": claude_hooks(stop_hook)})
             after = merge_claude_settings(before, stop_hook, path)
-            changes.append(
-                _write_json(root, path, before, after, "hooks SessionStart, PreCompact; statusLine")
-            )
+            what = "hooks SessionStart, PreCompact; statusLine"
+            plans.append(_plan_json(root, path, before, after, what))
     elif agent in ("cursor", "vscode", "copilot"):
         rel, key = (
             (".cursor/mcp.json", "mcpServers")
@@ -265,7 +265,7 @@ def install(root: Path, agent: str, *, hooks: bool = True, stop_hook: bool = Fal
         path = root / rel
         before = _read_json(path, {key: {SERVER_NAME: mcp_entry(agent)}})
         after = merge_mcp_json(before, key, mcp_entry(agent), path)
-        changes.append(_write_json(root, path, before, after, "MCP server `decp`"))
+        plans.append(_plan_json(root, path, before, after, "MCP server `decp`"))
     elif agent == "codex":
         path = root / ".codex" / "config.toml"
         text = read_text(path) if path.exists() else ""
@@ -273,14 +273,18 @@ def install(root: Path, agent: str, *, hooks: bool = True, stop_hook: bool = Fal
         rel = path.relative_to(root).as_posix()
         what = "MCP server `decp`" + (", hooks SessionStart, PreCompact" if hooks else "")
         if path.exists() and merged == text:
-            changes.append(Change(rel, "unchanged", what))
+            plans.append((Change(rel, "unchanged", what), path, None))
         else:
             action = "updated" if path.exists() else "created"
-            atomic_write(path, merged)
-            changes.append(Change(rel, action, what))
+            plans.append((Change(rel, action, what), path, merged))
     else:  # antigravity: its MCP config lives in the user's home; decp writes only inside the repo
         entry = json.dumps(
             {"mcpServers": {SERVER_NAME: {"command": "decp", "args": ["mcp", "--repo", str(root)]}}}
         )
-        changes.append(Change("~/.gemini/antigravity/mcp_config.json", "manual", f"add: {entry}"))
-    return changes
+        plans.append(
+            (Change("~/.gemini/antigravity/mcp_config.json", "manual", f"add: {entry}"), None, None)
+        )
+    for _change, target, content in plans:
+        if target is not None and content is not None:
+            atomic_write(target, content)
+    return [change for change, _target, _content in plans]
