@@ -495,3 +495,89 @@ def test_scope_with_state_dir_through_the_cli(run_decp, shop: Path) -> None:
     assert "--state folder not found" in missing.stderr and "Traceback" not in missing.stderr
     both = decp(run_decp, shop, "dbt", "impact", "--state", str(prod), "--changed-since", "main")
     assert both.returncode == 2 and "pass one" in both.stderr
+
+
+# --- decp's state: against dbt-core's own, on the example project ----------------------
+
+DBT_STATE_SCRIPT = r"""
+import json, sys
+from dbt.cli.main import dbtRunner
+
+project, state, selectors = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+common = ["--project-dir", project, "--profiles-dir", project, "--quiet"]
+parsed = dbtRunner().invoke(["parse", *common])
+if not parsed.success:
+    sys.exit(f"dbt parse failed: {parsed.exception}")
+out = {}
+if state != "-":
+    runner = dbtRunner(manifest=parsed.result)
+    for text in selectors:
+        res = runner.invoke(["ls", *common, "-s", text, "--state", state,
+                             "--indirect-selection", "empty",
+                             "--output", "json", "--output-keys", "unique_id"])
+        out[text] = sorted(json.loads(line)["unique_id"] for line in (res.result or []))
+print(json.dumps(out))
+"""
+STATE_COMPARED = [
+    "state:modified", "state:modified.body", "state:modified.configs", "state:modified.macros",
+    "state:modified.relation", "state:modified.persisted_descriptions", "state:new",
+    "state:modified+",
+]  # fmt: skip
+
+
+def test_state_matches_dbt_core_on_the_example_project(tmp_path: Path) -> None:
+    """Parse, edit like a branch would, parse again: decp's --state answers equal `dbt ls`."""
+    from test_dbt_select import dbt_python
+
+    python = dbt_python()
+    if python is None:
+        pytest.skip(
+            "dbt-core is not importable: pip install 'dbt-core~=1.11.0' dbt-duckdb "
+            "(or point DECP_DBT_PYTHON at a Python that has them)"
+        )
+    project = tmp_path / "shop"
+    shutil.copytree(EXAMPLE, project)
+    (project / "profiles.yml").write_text(
+        "shop:\n  target: dev\n  outputs:\n    dev:\n      type: duckdb\n      path: ':memory:'\n",
+        encoding="utf-8",
+    )
+
+    def run(state: str) -> dict[str, list[str]]:
+        proc = subprocess.run(
+            [python, "-c", DBT_STATE_SCRIPT, str(project), state, json.dumps(STATE_COMPARED)],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=project,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+    run("-")
+    prod = tmp_path / "prod"
+    prod.mkdir()
+    shutil.copy(project / "target" / "manifest.json", prod / "manifest.json")
+    edit(project / "models/marts/core/fct_orders.sql", "select", "select -- v2\n")
+    edit(project / "models/marts/core/_core__models.yml", "One row per order", "One row per ORDER")
+    refunds = project / "models/marts/finance/fct_refunds.sql"
+    refunds.write_text(
+        "{{ config(materialized='view') }}\n" + refunds.read_text(encoding="utf-8"),
+        encoding="utf-8",
+    )
+    edit(project / "macros/cents_to_amount.sql", "/ 100", "/ 100.0")
+    edit(project / "seeds/fx_rates.csv", "USD,1.000000", "USD,1.0")
+    (project / "models/marts/core/fct_order_lines.sql").write_text(
+        "select * from {{ ref('int_order_lines__priced') }}\n", encoding="utf-8"
+    )
+    expected = run(str(prod))
+    current = project / "target" / "manifest.json"
+    graph = load_graph(current, None)[0]
+    state = ManifestState(manifest_digests(current), manifest_digests(prod / "manifest.json"))
+    differ = {}
+    for text in STATE_COMPARED:
+        ours = sorted(select(graph, text, state=state).uids)
+        theirs = [u for u in expected[text] if u in graph.nodes]
+        if ours != theirs:
+            differ[text] = (sorted(set(ours) - set(theirs)), sorted(set(theirs) - set(ours)))
+    assert differ == {}
+    assert len(expected["state:modified"]) >= 4 and expected["state:new"]
