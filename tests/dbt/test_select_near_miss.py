@@ -21,7 +21,14 @@ from test_dbt_support import model, small_manifest, write_manifest
 from decp.core.errors import UsageError
 from decp.dbt.cache import load_graph
 from decp.dbt.graph import Graph
-from decp.dbt.select import METHODS, bare_wildcard_matches_leaf, glob_match, select
+from decp.dbt.select import (
+    METHODS,
+    bare_wildcard_matches_leaf,
+    fqn_matches,
+    glob_match,
+    parse_criterion,
+    select,
+)
 
 
 def near_miss_manifest() -> dict[str, Any]:
@@ -347,3 +354,64 @@ def test_path_globs_select_what_pathlib_finds(tree: Path, segments: list[str]) -
             glob_match(d, pattern) for d in folders
         )
         assert ours == dbt_selects(tree, pattern, file), (pattern, file)
+
+
+# --- properties ---------------------------------------------------------------------
+
+_PART = st.text(alphabet="abc_", min_size=1, max_size=4)
+
+
+@settings(max_examples=300, deadline=None)
+@given(fqn=st.lists(_PART, min_size=2, max_size=5).map(tuple), cut=st.integers(1, 4))
+def test_fqn_prefixes_and_their_globs_always_match(fqn: tuple[str, ...], cut: int) -> None:
+    """Any dotted prefix of the fqn (with or without the package) selects the node, and so
+    does that prefix followed by `.*`, under both wildcard rules."""
+    for leaf_rule in (False, True):
+        for start in (0, 1):
+            parts = fqn[start:]
+            prefix = ".".join(parts[: min(cut, len(parts))])
+            assert fqn_matches(fqn, prefix, False, leaf_rule)
+            if cut < len(parts):
+                assert fqn_matches(fqn, prefix + ".*", False, leaf_rule)
+
+
+@settings(max_examples=300, deadline=None)
+@given(fqn=st.lists(_PART, min_size=2, max_size=5).map(tuple), other=_PART)
+def test_a_plain_name_matches_only_the_leaf_or_a_leading_part(
+    fqn: tuple[str, ...], other: str
+) -> None:
+    expected = other in (fqn[0], fqn[1], fqn[-1])
+    assert fqn_matches(fqn, other) is expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    at=st.booleans(),
+    up=st.sampled_from(["", "+", "2+"]),
+    method=st.sampled_from(["", "tag:", "fqn:", "path:", "source:", "config.materialized:"]),
+    value=st.text(alphabet="abc_*?.", min_size=1, max_size=8),
+    down=st.sampled_from(["", "+", "+3"]),
+)
+def test_parse_criterion_reads_back_every_part(
+    at: bool, up: str, method: str, value: str, down: str
+) -> None:
+    if at and (up or down):
+        return  # dbt rejects @ with +
+    if method == "path:" and value.strip("/.") == "":
+        return
+    raw = ("@" if at else "") + up + method + value + down
+    crit = parse_criterion(raw)
+    assert crit.value == value
+    assert crit.method == (method.rstrip(":") or ("file" if value.endswith(".sql") else "fqn"))
+    assert crit.parents == bool(up) and crit.parents_depth == (2 if up == "2+" else None)
+    assert crit.children == bool(down) and crit.children_depth == (3 if down == "+3" else None)
+    assert crit.childrens_parents is at
+
+
+def test_every_node_selector_picks_exactly_its_node(graph: Graph) -> None:
+    from decp.dbt.select import node_selector
+
+    for uid in graph.nodes:
+        text = node_selector(graph, uid)
+        if text is not None:
+            assert set(select(graph, text).roots) == {uid}, text
