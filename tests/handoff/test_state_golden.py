@@ -203,3 +203,29 @@ def test_a_write_that_races_another_starts_over_from_the_new_text(
     set_field(config, "next", "mine")
     fields = read_state(config).fields
     assert (fields["task"], fields["next_action"]) == ("theirs", "mine")
+
+
+def test_concurrent_decisions_all_land_with_distinct_ids(project: Path) -> None:
+    """Writers race without queueing on the lock while counting; none is lost or doubled."""
+    import subprocess
+    import sys
+
+    set_field(load_config(project), "goal", "g")
+    env = {k: v for k, v in os.environ.items() if k != "DECP_ROOT"}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "decp", "decision", "add", f"d{n}", "--why", "w"],
+            cwd=project,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for n in range(8)
+    ]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0] * 8, [err for _, err in outs]
+    ids = sorted(out.strip() for out, _ in outs)
+    assert ids == [f"DECISION-{n:03d}" for n in range(1, 9)]
+    decisions = read_state(load_config(project)).decisions
+    assert sorted(d.what for d in decisions) == [f"d{n}" for n in range(8)]

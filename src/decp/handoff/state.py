@@ -12,6 +12,7 @@ Edits are line-level: lines decp does not own are never rewritten.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -100,13 +101,8 @@ class Decision:
         return f"- {self.id} ({meta}): {self.what}{why}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "date": self.date,
-            "what": self.what,
-            "why": self.why,
-            "loop": self.loop,
-        }
+        """Every dataclass field (the one serialisation, as for Loop)."""
+        return dataclasses.asdict(self)
 
 
 def parse_decision_line(text: str, path: Path, line: int) -> Decision:
