@@ -117,6 +117,22 @@ def test_stale_files_for_doctor(stamped_shop: Path, monkeypatch: pytest.MonkeyPa
     ]
 
 
+def test_doctor_gets_the_same_warning_line(
+    stamped_shop: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from decp.dbt.changes import stale_manifest_warning
+
+    monkeypatch.setenv("DECP_CACHE_DIR", str(stamped_shop.parent / "cache"))
+    config = load_config(stamped_shop)
+    assert stale_manifest_warning(config) is None
+    seed = stamped_shop / "transform" / "shop" / "seeds" / "fx_rates.csv"
+    seed.write_text(seed.read_text(encoding="utf-8") + "GBP,1.270000\n", encoding="utf-8")
+    assert stale_manifest_warning(config) == (
+        "transform/shop/target/manifest.json is stale: 1 project file differs from its "
+        "checksums (1 changed): seeds/fx_rates.csv. Run `dbt parse` to refresh it."
+    )
+
+
 def test_stale_files_without_a_manifest_raises(project: Path) -> None:
     with pytest.raises(DataError, match="manifest not found"):
         stale_files(load_config(project))
@@ -134,7 +150,9 @@ def test_impact_in_a_stamped_repo_finds_the_project_and_records_one_row(
     assert first.stdout.startswith("# dbt impact: 1 changed, 0 downstream, 1 exposures\n")
     assert "- Changed: `fct_refunds` (models/marts/finance/fct_refunds.sql)" in first.stdout
     assert (
-        "decp: warning: transform/shop/target/manifest.json is stale: 1 project file differs"
+        "decp: warning: the impact is computed against the manifest as it was before 1 edited "
+        "file; after `dbt parse`, use --changed-since REF or --state DIR to keep seeing these "
+        "changes.\n"
     ) in first.stderr
     again = run_decp("dbt", "impact", "--level", "0", cwd=stamped_shop, env=env)
     assert again.returncode == 0, again.stderr

@@ -251,6 +251,16 @@ def stale_files(config: Config) -> list[str]:
     return tree_changes(graph, project_dir, manifest, cache_dir(config)).stale_files
 
 
+def stale_manifest_warning(config: Config) -> str | None:
+    """The one-line stale-manifest warning scope prints, for `decp doctor`; None when fresh
+    (or when there is no dbt project folder to compare with)."""
+    from decp.dbt import freshness, load
+
+    manifest = config.manifest_path
+    graph, _ = load(manifest, config)
+    return freshness(graph, manifest, config, None)[1]
+
+
 class WorkingTreeState:
     """`state:` answered from the working tree and the manifest's checksums."""
 

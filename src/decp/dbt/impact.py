@@ -122,6 +122,14 @@ def impact(
     counter = get_counter(
         encoding or (config.budget.encoding if config else defaults()["encoding"])
     )
+    if warning and compare.tree is not None:
+        # comparing with the working tree, the stale manifest is the signal, not a fault
+        edited = len(compare.tree.stale_files)
+        warning = (
+            f"the impact is computed against the manifest as it was before "
+            f"{edited} edited file{'' if edited == 1 else 's'}; after `dbt parse`, use "
+            "--changed-since REF or --state DIR to keep seeing these changes."
+        )
     warnings = [warning] if warning else []
     exposures = [u for u in lineage if graph.nodes[u].kind == "exposure"]
     base = ImpactResult(
