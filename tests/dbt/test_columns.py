@@ -129,6 +129,19 @@ def test_a_wrong_edge_lowers_precision(compiled_graph: Any) -> None:
     assert result.predicted == result.true_positive + 1
 
 
+def test_the_compiled_fixture_matches_the_example_project_on_disk() -> None:
+    """tests/data's compiled manifest must be rebuilt (`dbt compile`) when examples/shop changes."""
+    data = read_manifest_json(COMPILED)
+    models = [n for n in data["nodes"].values() if n["resource_type"] == "model"]
+    assert len(models) == 24 and all(n.get("compiled_code") for n in models)
+    for model in models:
+        on_disk = (EXAMPLES / "shop" / model["original_file_path"]).read_text(encoding="utf-8")
+        assert model["raw_code"].strip() == on_disk.strip(), (
+            f"{model['original_file_path']} changed: recompile the example "
+            "(docs/how-to/column-lineage.md) and rewrite " + COMPILED.name
+        )
+
+
 # --- near misses ----------------------------------------------------------------------
 
 

@@ -999,7 +999,7 @@ class _View:
         n = len(tr.exposures)
         exposures = f", {n} exposure{'' if n == 1 else 's'}" if n else ""
         return (
-            f"{len(tr.hits)} columns in {models} nodes ({fid}), "
+            f"{_plural(len(tr.hits), 'column')} in {_plural(models, 'node')} ({fid}), "
             f"{len(tr.unknowns)} unknown{exposures}"
         )
 
@@ -1033,27 +1033,27 @@ class _View:
                 else:
                     hidden[h.label] = hidden.get(h.label, 0) + 1
             listed_exposures = [e for e in tr.exposures if id(e) in shown]
+            listed_unknowns = [u for u in tr.unknowns if id(u) in shown]
+            hidden_other = len(tr.unknowns) - len(listed_unknowns)
+            hidden_other += len(tr.exposures) - len(listed_exposures)
+            count = sum(hidden.values())
+            hidden_total += count + hidden_other
+            if count or hidden_other:
+                per = "" if brief else ", ".join(f"{k} {v}" for k, v in sorted(hidden.items())[:6])
+                more = ", ..." if len(hidden) > 6 and not brief else ""
+                lines.append(
+                    f"- not listed: {_plural(count, 'column')}"
+                    + (f" ({per}{more})" if per else "")
+                    + (f" and {hidden_other} unknowns/exposures" if hidden_other else "")
+                )
             if listed_exposures:
                 lines += ["", "Exposures reading them:"]
                 lines += [
                     f"- {e.label} ({e.kind}) reads {', '.join(e.reads)}" for e in listed_exposures
                 ]
-            listed_unknowns = [u for u in tr.unknowns if id(u) in shown]
             if listed_unknowns:
                 lines += ["", "Unknown (not traced, never guessed):"]
                 lines += [f"- {u.depth} {u.label}.{u.column}: {u.reason}" for u in listed_unknowns]
-            hidden_unknowns = len(tr.unknowns) - len(listed_unknowns)
-            hidden_unknowns += len(tr.exposures) - len(listed_exposures)
-            count = sum(hidden.values())
-            hidden_total += count + hidden_unknowns
-            if count or hidden_unknowns:
-                per = "" if brief else ", ".join(f"{k} {v}" for k, v in sorted(hidden.items())[:6])
-                more = ", ..." if len(hidden) > 6 and not brief else ""
-                lines.append(
-                    f"- not listed: {count} columns"
-                    + (f" ({per}{more})" if per else "")
-                    + (f" and {hidden_unknowns} unknowns/exposures" if hidden_unknowns else "")
-                )
         lines.append("")
         if hidden_total:
             lines.append(
@@ -1106,6 +1106,10 @@ class _View:
         doc["total"] = total
         doc["see_all"] = self.command(need) if hidden_total else None
         return json.dumps(doc, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 def read_manifest_json(path: Path) -> dict[str, Any]:
