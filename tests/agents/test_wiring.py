@@ -355,6 +355,49 @@ def test_antigravity_shares_the_gemini_shim(project: Path) -> None:
 
 def test_a_refusal_writes_nothing(project: Path) -> None:
     (project / ".claude" / "settings.json").mkdir(parents=True)  # a directory where the file goes
-    with pytest.raises(DataError, match="settings.json"):
+    with pytest.raises(DataError, match=r"settings\.json"):
         install(project, "claude")
     assert not (project / ".mcp.json").exists()
+
+
+TOML_KEYS = st.from_regex(r"[a-z][a-z0-9_]{0,6}", fullmatch=True).filter(
+    lambda k: k not in ("hooks", "mcp_servers")
+)
+TOML_VALUES = st.one_of(
+    st.integers(-1000, 1000),
+    st.booleans().map(lambda b: "true" if b else "false"),
+    st.text(
+        alphabet=st.characters(min_codepoint=32, max_codepoint=126, blacklist_characters='"\\'),
+        max_size=10,
+    ).map(lambda t: f'"{t}"'),
+)
+
+
+@given(
+    st.dictionaries(TOML_KEYS, TOML_VALUES, max_size=4),
+    st.dictionaries(TOML_KEYS, st.dictionaries(TOML_KEYS, TOML_VALUES, max_size=3), max_size=2),
+    st.booleans(),
+    st.booleans(),
+)
+def test_codex_merge_keeps_the_users_text_and_is_idempotent(
+    top: dict, tables: dict, hooks: bool, trailing: bool
+) -> None:
+    from decp.agents.wiring import codex_block, merge_codex_toml
+
+    lines = [f"{k} = {v}" for k, v in top.items()]
+    tables = {
+        name: values for name, values in tables.items() if name not in top
+    }  # no duplicate keys
+    for name, values in tables.items():
+        lines += ["", f"[{name}]  # mine", *[f"{k} = {v}" for k, v in values.items()]]
+    user = "\n".join(lines) + ("\n" if trailing else "")
+    merged = merge_codex_toml(user, codex_block(hooks, False), Path("config.toml"))
+    assert merged.startswith(user)
+    data = tomllib.loads(merged)
+    for k in top:
+        assert k in data
+    assert data["mcp_servers"]["decp"]["args"] == ["mcp"]
+    assert merge_codex_toml(merged, codex_block(hooks, False), Path("config.toml")) == merged
+    # switching hooks off and on again returns the same text
+    off = merge_codex_toml(merged, codex_block(not hooks, False), Path("config.toml"))
+    assert merge_codex_toml(off, codex_block(hooks, False), Path("config.toml")) == merged

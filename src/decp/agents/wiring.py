@@ -216,7 +216,7 @@ def merge_codex_toml(text: str, block: str, path: Path) -> str:
     if _TOML_BLOCK_RE.search(text):
         merged = _TOML_BLOCK_RE.sub(lambda _m: block, text, count=1)
     elif not text.strip():
-        merged = block
+        merged = text + block
     else:
         merged = text + ("" if text.endswith("\n") else "\n") + "\n" + block
     try:
