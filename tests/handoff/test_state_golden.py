@@ -229,3 +229,15 @@ def test_concurrent_decisions_all_land_with_distinct_ids(project: Path) -> None:
     assert ids == [f"DECISION-{n:03d}" for n in range(1, 9)]
     decisions = read_state(load_config(project)).decisions
     assert sorted(d.what for d in decisions) == [f"d{n}" for n in range(8)]
+
+
+def test_state_commands_refuse_a_conflicted_file(project: Path, run_decp) -> None:
+    path = project / STATE
+    text = "# State\n<<<<<<< HEAD\n- goal: a\n=======\n- goal: b\n>>>>>>> other\n"
+    path.write_text(text, encoding="utf-8")
+    for args in (("state", "set", "goal", "c"), ("decision", "add", "x", "--why", "y")):
+        result = run_decp(*args, cwd=project)
+        assert result.returncode == 1, result.stderr
+        assert "STATE.md:2:" in result.stderr and "resolve the merge first" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert path.read_text(encoding="utf-8") == text
