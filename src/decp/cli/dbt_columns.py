@@ -57,7 +57,7 @@ def columns_command(
     result = columns(
         target,
         manifest=manifest_path,
-        budget=budget if budget is not None else config.budget.task_budget,  # type: ignore[union-attr]
+        budget=budget if budget is not None else config.budget.task_budget,
         direction="downstream" if downstream else "upstream" if upstream else "both",
         fmt="json" if as_json else "md",
         encoding=encoding,

@@ -447,7 +447,7 @@ class _Builder:
             qualified = qualify(
                 tree,
                 dialect=self.dialect,
-                schema=schema or None,
+                schema=dict[str, object](schema) or None,
                 validate_qualify_columns=False,
                 quote_identifiers=False,
                 identify=False,
@@ -523,17 +523,7 @@ class _ScopeWalker:
             scope, "union_scopes", None
         )
         if branch_scopes:
-            branches = [self.outputs(s) for s in branch_scopes]
-            first, stars = branches[0]
-            merged: list[_Output] = []
-            for i, (name, found, missing) in enumerate(first):
-                all_found, all_missing = set(found), list(missing)
-                for other, _ in branches[1:]:
-                    if i < len(other):
-                        all_found |= other[i][1]
-                        all_missing += other[i][2]
-                merged.append((name, frozenset(all_found), tuple(dict.fromkeys(all_missing))))
-            return merged, [s for _, st in branches for s in st] or stars
+            return self._set_operation([self.outputs(s) for s in branch_scopes])
         select = scope.expression
         if not isinstance(select, exp.Select):
             return [], [(f"a {type(select).__name__} decp cannot trace", "")]
@@ -558,6 +548,21 @@ class _ScopeWalker:
                 missing += m
             out.append((name, frozenset(found), tuple(dict.fromkeys(missing))))
         return out, stars
+
+    def _set_operation(
+        self, branches: list[tuple[list[_Output], list[tuple[str, str]]]]
+    ) -> tuple[list[_Output], list[tuple[str, str]]]:
+        """UNION and friends: columns by position, named by the first branch."""
+        first, _ = branches[0]
+        merged: list[_Output] = []
+        for i, (name, found, missing) in enumerate(first):
+            all_found, all_missing = set(found), list(missing)
+            for other, _ in branches[1:]:
+                if i < len(other):
+                    all_found |= other[i][1]
+                    all_missing += other[i][2]
+            merged.append((name, frozenset(all_found), tuple(dict.fromkeys(all_missing))))
+        return merged, [star for _, stars in branches for star in stars]
 
     def _star(self, scope: Any, proj: Any) -> tuple[list[_Output], list[tuple[str, str]]]:
         """A `*` qualify left alone: expand the sources whose columns are known, flag the rest."""
@@ -933,7 +938,7 @@ class _View:
 
     def items(self) -> list[Hit | Unknown | Exposure]:
         """Entries in the order they earn space: nearest first, unknowns after their hop."""
-        out = []
+        out: list[tuple[int, int, Hit | Unknown | Exposure]] = []
         for i, tr in enumerate(self.traces):
             out += [(-1, i, e) for e in tr.exposures]  # what an impact question is about
             out += [(h.depth * 2, i, h) for h in tr.hits]

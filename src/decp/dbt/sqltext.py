@@ -117,7 +117,7 @@ class Renderer:
                 "return": _return,
                 "log": lambda *a, **k: "",
                 "exceptions": _OPAQUE,
-                "run_query": lambda *a, **k: None,
+                "run_query": lambda *a, **k: _OPAQUE,
                 "execute": False,  # no warehouse: macros take their parse-time branch
             }
         )
@@ -204,13 +204,13 @@ def _passthrough(value: object = None, *args: object, **kwargs: object) -> objec
     return value
 
 
-class _Lenient(dict):  # type: ignore[type-arg]
+class _Lenient(dict[str, Any]):
     """A filter/test table where an unknown name is a pass-through instead of a compile error."""
 
     def __missing__(self, key: str) -> Callable[..., object]:
         return _passthrough
 
-    def get(self, key: str, default: object = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: object = None) -> Any:
         return super().get(key, _passthrough)
 
 
