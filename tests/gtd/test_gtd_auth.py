@@ -178,3 +178,23 @@ def test_personal_token_from_stdin_is_stored_not_echoed(
     assert personal not in result.stdout + result.stderr and str(stored) in result.stderr
     empty = run_decp("gtd", "auth", "ticktick", "--token-stdin", cwd=project, input="\n", env=env)
     assert empty.returncode == 2 and "no token on stdin" in empty.stderr
+
+
+def test_the_oauth_server_from_a_repo_file_must_be_official(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from decp.core.errors import DecpError
+    from decp.gtd.auth import OAUTH_URL_ENV, oauth_base
+
+    monkeypatch.delenv(OAUTH_URL_ENV, raising=False)
+    config_path = tmp_path / "decp.toml"
+    assert oauth_base(None, config_path) == "https://ticktick.com/oauth"
+    assert oauth_base("https://dida365.com/oauth/", config_path) == "https://dida365.com/oauth"
+    for bad in ("http://ticktick.com/oauth", "https://ticktick.com.evil.example/oauth"):
+        with pytest.raises(DecpError) as caught:
+            oauth_base(bad, config_path)
+        assert caught.value.one_line().startswith(
+            f"{config_path}: gtd.ticktick_oauth_url = '{bad}' is not an official TickTick host"
+        )
+    monkeypatch.setenv(OAUTH_URL_ENV, "http://127.0.0.1:9/oauth")
+    assert oauth_base("https://evil.example/oauth", config_path) == "http://127.0.0.1:9/oauth"

@@ -70,7 +70,7 @@ class SyncState:
 
 def new_entry(ids: dict[str, str], base: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """A snapshot entry and the hash the loop's gtd field will carry."""
-    entry = {"ids": ids, "base": base}
+    entry: dict[str, Any] = {"ids": ids, "base": base}
     digest = snapshot_hash(entry)
     entry["at"] = now_iso()
     return digest, entry

@@ -101,7 +101,9 @@ def task_fields(task: dict[str, Any]) -> tuple[str | None, Fields]:
 
     loop_id, title = split_task_title(str(task.get("title") or ""))
     notes = parse_notes(str(task.get("content") or ""))
-    raw_tags = task.get("tags") if isinstance(task.get("tags"), list) else []
+    raw_tags = task.get("tags")
+    if not isinstance(raw_tags, list):
+        raw_tags = []
     tags = tuple(str(t) for t in raw_tags if str(t).lower() != DECP_TAG)
     try:
         state = STATES.get(int(task.get("status") or 0), OPEN)
