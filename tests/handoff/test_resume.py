@@ -187,3 +187,63 @@ def test_copy_without_a_clipboard_tool_still_prints(project, run_decp, tmp_path)
     assert result.returncode == 0
     assert "No working clipboard tool" in result.stderr
     assert result.stdout.startswith("# Resume pack: shop")
+
+
+def test_fitting_many_loops_stays_under_the_cap_and_counts_what_it_dropped(project) -> None:
+    """2,000 open loops and 200 proposals: proposals go first, then open loops, said exactly."""
+    config = load_config(project)
+    with edit_loops(config) as book:
+        for n in range(2000):
+            book.new_loop(f"question {n} on fct_orders", status="open")
+        for n in range(200):
+            book.new_loop(f"proposal {n}")
+    pack = build_pack(config)
+    counter = get_counter(config.budget.encoding)
+    assert counter.count(pack.text) == pack.tokens <= PACK_CAP
+    assert pack.tokens >= PACK_CAP - 60  # filled, not timid
+    shown = [line for line in pack.text.splitlines() if line.startswith("- LOOP-")]
+    assert shown == [
+        f"- LOOP-{n:03d} question {n - 1} on fct_orders" for n in range(1, len(shown) + 1)
+    ]
+    assert f"… {2000 - len(shown)} more: `decp loop list --status open`" in pack.text
+    assert "… 200 more: `decp loop list --status proposed`" in pack.text
+    assert pack.dropped_loops == 2200 - len(shown)
+    assert "(none)" not in pack.text
+
+
+def test_open_loops_all_fit_then_proposals_fill_the_rest(project) -> None:
+    config = load_config(project)
+    with edit_loops(config) as book:
+        for n in range(5):
+            book.new_loop(f"open {n}", status="open")
+        for n in range(400):
+            book.new_loop(f"proposal {n}")
+    pack = build_pack(config)
+    assert pack.tokens <= PACK_CAP
+    assert all(f"- LOOP-{n:03d} open {n - 1}" in pack.text for n in range(1, 6))
+    kept = sum(
+        1 for line in pack.text.splitlines() if line.startswith("- LOOP-") and "proposal" in line
+    )
+    assert 0 < kept < 400
+    assert f"… {400 - kept} more: `decp loop list --status proposed`" in pack.text
+    assert "more: `decp loop list --status open`" not in pack.text
+
+
+def test_an_oversized_loops_file_is_refused_not_parsed(project, run_decp) -> None:
+    from decp.handoff.session import MAX_PROTOCOL_FILE_BYTES
+
+    path = project / ".project" / "LOOPS.md"
+    with path.open("w", encoding="utf-8") as handle:
+        handle.write("# Loops\n\n## LOOP-001: big\n- status: open\n\n")
+        handle.write(("x" * 1023 + "\n") * (MAX_PROTOCOL_FILE_BYTES // 1024 + 1))
+    for command in (("resume",), ("pr",), ("session", "start"), ("session", "end")):
+        result = run_decp(*command, cwd=project)
+        assert result.returncode == 1, command
+        assert ".project/LOOPS.md: 16 MB is too big for a decp file (the limit is 16 MB)" in (
+            result.stderr
+        ), result.stderr
+        assert "archive" in result.stderr and "Traceback" not in result.stderr
+    # a near miss: just under the limit is read as usual
+    with path.open("r+", encoding="utf-8") as handle:
+        handle.truncate(MAX_PROTOCOL_FILE_BYTES - 1)
+    assert "too big" not in run_decp("resume", cwd=project).stderr

@@ -25,7 +25,12 @@ from decp.core import gitinfo
 from decp.core.clock import parse_time
 from decp.core.errors import DataError, UsageError
 from decp.handoff.loops import DONE_STATUSES, Loop, loops_path, parse_loops, read_loops
-from decp.handoff.session import Summary, all_summaries, sessions_dir
+from decp.handoff.session import (
+    Summary,
+    all_summaries,
+    refuse_oversized_memory,
+    sessions_dir,
+)
 from decp.handoff.state import Decision, read_state
 
 if TYPE_CHECKING:
@@ -207,6 +212,7 @@ def build_narrative(
     verified: list[str] | None = None,
     problem: str = "",
 ) -> Narrative:
+    refuse_oversized_memory(config)
     summaries = all_summaries(config)
     rng = resolve_range(config, since)
     sessions = sessions_in_range(config, rng, summaries)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -17,13 +18,19 @@ from typing import TYPE_CHECKING, Any
 from decp.core import gitinfo
 from decp.core.clock import now_iso, parse_time
 from decp.handoff.loops import read_loops
-from decp.handoff.session import Summary, latest_summary, read_snapshot
+from decp.handoff.session import (
+    Summary,
+    latest_summary,
+    read_snapshot,
+    refuse_oversized_memory,
+)
 from decp.handoff.state import STATE_KEYS, read_state
 
 if TYPE_CHECKING:
     from decp.core.config import Config
 
 PACK_CAP = 1000  # tokens; the pack drops loop lines (saying so) rather than grow past it
+SIZE_LINE_RESERVE = 20  # tokens kept free for the closing "This pack: N tokens" line
 TITLE_MAX = 60
 STALE_AFTER_DAYS = 7
 CLIPBOARD_TOOLS: tuple[tuple[str, ...], ...] = (
@@ -146,6 +153,7 @@ def build_pack(config: Config) -> ResumePack:
     from decp.context.ledger import budget_status
     from decp.core.tokens import get_counter
 
+    refuse_oversized_memory(config)
     counter = get_counter(config.budget.encoding)
     state = read_state(config)
     book = read_loops(config)
@@ -186,9 +194,12 @@ def build_pack(config: Config) -> ResumePack:
         tail += [f"{n}. {step}" for n, step in enumerate(steps, 1)]
 
     def assemble(keep_open: int, keep_proposed: int) -> str:
+        return "\n".join(pack_lines(keep_open, keep_proposed)) + "\n"
+
+    def pack_lines(keep_open: int, keep_proposed: int) -> list[str]:
         lines = head + body
         lines += ["", f"## Open loops ({len(active)})"]
-        lines += loop_lines[:keep_open] or ["(none)"]
+        lines += loop_lines[:keep_open] or ([] if active else ["(none)"])
         if keep_open < len(active):
             lines.append(f"… {len(active) - keep_open} more: `decp loop list --status open`")
         if proposed:
@@ -199,16 +210,27 @@ def build_pack(config: Config) -> ResumePack:
                     f"… {len(proposed) - keep_proposed} more: `decp loop list --status proposed`"
                 )
         lines += tail
-        return "\n".join(lines) + "\n"
+        return lines
 
-    keep_open, keep_proposed = len(active), len(proposed)
+    keep_open, keep_proposed = fit_counts(
+        counter,
+        budget=PACK_CAP - SIZE_LINE_RESERVE,
+        fixed=assemble(0, 0),
+        open_lines=loop_lines,
+        proposal_lines=proposal_lines,
+    )
     text = assemble(keep_open, keep_proposed)
-    while counter.count(text) > PACK_CAP - 20 and (keep_open or keep_proposed):
+    # the one exact count; per-line sums are an estimate, so trim if it still overshoots
+    over = counter.count(text) - (PACK_CAP - SIZE_LINE_RESERVE)
+    while over > 0 and (keep_open or keep_proposed):
         if keep_proposed:
-            keep_proposed -= 1
+            keep_proposed = max(
+                0, keep_proposed - _lines_worth(counter, proposal_lines, keep_proposed, over)
+            )
         else:
-            keep_open -= 1
+            keep_open = max(0, keep_open - _lines_worth(counter, loop_lines, keep_open, over))
         text = assemble(keep_open, keep_proposed)
+        over = counter.count(text) - (PACK_CAP - SIZE_LINE_RESERVE)
     text, tokens = _with_size_line(text, counter)
     return ResumePack(
         text=text,
@@ -219,6 +241,67 @@ def build_pack(config: Config) -> ResumePack:
         dropped_loops=(len(active) - keep_open) + (len(proposed) - keep_proposed),
         next_steps=steps,
     )
+
+
+def _prefix_tokens(counter: Any, lines: list[str], budget: int) -> list[int]:
+    """Running token totals of `lines` (each with its newline), stopping once past `budget`.
+
+    Every line costs at least one token, so at most `budget` lines can ever fit:
+    the counting is O(min(n, budget)), never O(n) tokenizer calls.
+    """
+    totals = [0]
+    for line in lines[: budget + 1]:
+        totals.append(totals[-1] + counter.count(line + "\n"))
+        if totals[-1] > budget:
+            break
+    return totals
+
+
+def _all_fit(totals: list[int], count: int, room: int) -> bool:
+    return count < len(totals) and totals[count] <= room
+
+
+def _most_that_fit(totals: list[int], room: int) -> int:
+    """Largest k with totals[k] <= room (binary search on the prefix sums)."""
+    return max(0, bisect_right(totals, room) - 1)
+
+
+def fit_counts(
+    counter: Any,
+    *,
+    budget: int,
+    fixed: str,
+    open_lines: list[str],
+    proposal_lines: list[str],
+) -> tuple[int, int]:
+    """(open lines, proposal lines) to keep so the pack stays within `budget` tokens.
+
+    Proposals are dropped before open loops. O(n log n) at worst: per-line
+    counts (of at most `budget` lines), prefix sums, a binary search per kind.
+    `fixed` is the pack with no loop lines, so with every "… N more" line it needs.
+    """
+    more = counter.count(
+        f"… {max(len(open_lines), len(proposal_lines))} more: `decp loop list --status proposed`\n"
+    )  # an upper bound for either "… N more" line
+    room = budget - counter.count(fixed)
+    n_open, n_proposed = len(open_lines), len(proposal_lines)
+    open_totals = _prefix_tokens(counter, open_lines, max(room + more, 0))
+    if not _all_fit(open_totals, n_open, room + (more if n_open else 0)):
+        return _most_that_fit(open_totals, room), 0
+    room += (more if n_open else 0) - open_totals[n_open]
+    proposal_totals = _prefix_tokens(counter, proposal_lines, max(room + more, 0))
+    if _all_fit(proposal_totals, n_proposed, room + (more if n_proposed else 0)):
+        return n_open, n_proposed
+    return n_open, _most_that_fit(proposal_totals, room)
+
+
+def _lines_worth(counter: Any, lines: list[str], kept: int, tokens: int) -> int:
+    """How many of the last kept lines to drop to free `tokens` (at least one)."""
+    freed = dropped = 0
+    while freed < tokens and dropped < kept:
+        dropped += 1
+        freed += counter.count(lines[kept - dropped] + "\n")
+    return max(1, dropped)
 
 
 def _with_size_line(text: str, counter: Any) -> tuple[str, int]:

@@ -23,6 +23,7 @@ from decp.core import gitinfo
 from decp.core.clock import STAMP_FORMAT, now_iso, parse_time
 from decp.core.errors import DataError
 from decp.core.fsio import atomic_write, locked, read_text
+from decp.core.mdoc import LineDoc, one_line
 from decp.handoff.loops import DONE_STATUSES, Loop, read_loops
 from decp.handoff.state import (
     Decision,
@@ -43,7 +44,52 @@ _META_RE = re.compile(r"<!--[ \t]*decp:session[ \t]+(?P<pairs>.*?)[ \t]*-->")
 _SECTION_RE = re.compile(r"##[ \t]+(?P<name>.*?)[ \t]*")
 _ITEM_RE = re.compile(r"(?:[-*]|\d+[.)])[ \t]+(?P<text>.*)")
 GIT_ID_KEYS = ("start_head", "head", "tree")  # summary values decp passes to git
+LOOP_KINDS = ("Closed", "Opened", "Still open", "Awaiting approval")
+_LOOP_ENTRY_RE = re.compile(
+    r"(?P<kind>Closed|Opened|Still open|Awaiting approval):[ \t]*"
+    r"(?P<id>LOOP-\d+) \((?P<status>[a-z]+)\) (?P<title>.*?)(?: → (?P<outcome>.*))?"
+)
+_COMMENT_RE = re.compile(r"<!--[ \t]*(?P<text>.*?)[ \t]*-->")
+GOAL_PLACEHOLDER = "(not set: `decp state set goal …`)"
+NEXT_PLACEHOLDER = "(none recorded: ask the user)"
+# what render() writes for an empty list; read back as "nothing"
+PLACEHOLDERS = frozenset(
+    {"(nothing recorded)", "(not recorded)", "(none)", "(no loops)", "(no ledger entries)"}
+    | {NEXT_PLACEHOLDER}
+)
 _LABEL_RE = re.compile(r"\*\*(?P<label>Goal|Task):\*\*[ \t]*(?P<text>.*?)[ \t]*")
+
+
+MAX_PROTOCOL_FILE_BYTES = 16 * 2**20  # 10,000 open loops take ~2 MB; past this, refuse fast
+MAX_SUMMARY_BYTES = 4 * 2**20
+
+
+def refuse_oversized(path: Path, cap: int = MAX_PROTOCOL_FILE_BYTES) -> None:
+    """A DataError (file, size, fix) instead of parsing a file too big to be real memory.
+
+    Why: a runaway or hostile LOOPS.md of 100 MB must fail in milliseconds, not hang
+    every command that reads it.
+    """
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return  # missing or unreadable: the reader says so in its own words
+    if size > cap:
+        raise DataError(
+            f"{size / 2**20:.0f} MB is too big for a decp file (the limit is "
+            f"{cap / 2**20:.0f} MB); nothing was read.",
+            path=path,
+            fix="move closed loops or old entries into an archive file outside .project/, "
+            "or restore the file from git history if it grew by accident.",
+        )
+
+
+def refuse_oversized_memory(config: Config) -> None:
+    """Check LOOPS.md and STATE.md before any command parses them."""
+    from decp.handoff.loops import loops_path
+
+    refuse_oversized(loops_path(config))
+    refuse_oversized(state_path(config))
 
 
 def sessions_dir(config: Config) -> Path:
@@ -102,6 +148,7 @@ def start_session(config: Config, *, force: bool = False) -> Snapshot:
     from decp.handoff.state import read_state
 
     path = current_path(config)
+    refuse_oversized_memory(config)
     with locked(path):
         running = read_snapshot(config)
         if running is not None and not force:
@@ -140,8 +187,8 @@ class LoopLine:
         return cls(loop.id, loop.status, loop.title, loop.outcome)
 
     def text(self) -> str:
-        outcome = f" → {self.outcome}" if self.outcome else ""
-        return f"{self.id} ({self.status}) {self.title}{outcome}"
+        outcome = f" → {one_line(self.outcome)}" if one_line(self.outcome) else ""
+        return f"{self.id} ({self.status}) {one_line(self.title)}{outcome}"
 
     @property
     def number(self) -> int:
@@ -207,14 +254,14 @@ class Summary:
         if self.branch:
             meta += f" branch={self.branch}"
         lines = [f"# Session {self.name}", f"<!-- decp:session {meta} -->", ""]
-        lines.append(f"**Goal:** {self.goal or '(not set: `decp state set goal …`)'}")
-        if self.task:
-            lines.append(f"**Task:** {self.task}")
+        lines.append(f"**Goal:** {one_line(self.goal) or GOAL_PLACEHOLDER}")
+        if one_line(self.task):
+            lines.append(f"**Task:** {one_line(self.task)}")
         lines += ["", "## Done", *_items(self.done, "(nothing recorded)")]
         lines += ["", "## Decisions", *([d.line() for d in self.decisions] or ["- (none)"])]
         lines += ["", "## Loops"]
-        if self.baseline:
-            lines.append(f"<!-- {self.baseline} -->")
+        if one_line(self.baseline):
+            lines.append(f"<!-- {one_line(self.baseline).replace('-->', '-- >')} -->")
         new_ids = {x.id for x in self.opened}
         loop_lines = (
             [f"- Closed: {x.text()}" for x in self.closed]
@@ -224,16 +271,16 @@ class Summary:
         )
         lines += loop_lines or ["- (no loops)"]
         lines += ["", "## Context"]
-        lines += [f"- Loaded: {x}" for x in self.context_loaded]
-        lines += [f"- Excluded: {x}" for x in self.context_excluded]
+        lines += [f"- Loaded: {one_line(x)}" for x in self.context_loaded]
+        lines += [f"- Excluded: {one_line(x)}" for x in self.context_excluded]
         if not (self.context_loaded or self.context_excluded):
             lines.append("- (no ledger entries)")
-        if self.budget_line:
-            lines.append(f"- {self.budget_line}")
+        if one_line(self.budget_line):
+            lines.append(f"- {one_line(self.budget_line)}")
         lines += ["", "## Verified", *_items(self.verified, "(not recorded)")]
         lines += ["", "## Next steps"]
-        lines += [f"{n}. {step}" for n, step in enumerate(self.next_steps, 1)] or [
-            "1. (none recorded: ask the user)"
+        lines += [f"{n}. {one_line(step)}" for n, step in enumerate(self.next_steps, 1)] or [
+            f"1. {NEXT_PLACEHOLDER}"
         ]
         return "\n".join(lines) + "\n"
 
@@ -247,7 +294,8 @@ def _by_number(lines: Iterable[LoopLine]) -> list[LoopLine]:
 
 
 def _items(values: list[str], empty: str) -> list[str]:
-    return [f"- {v}" for v in values] or [f"- {empty}"]
+    """One `- item` line each; a user's line break can never start a new line or section."""
+    return [f"- {one_line(v)}" for v in values] or [f"- {empty}"]
 
 
 def _ledger_lines(config: Config) -> tuple[list[str], list[str], str]:
@@ -402,10 +450,11 @@ def end_session(
     Everything is computed and cap-checked first; then the summary is written,
     then STATE.md, then the snapshot is removed.
     """
-    done = [x.strip() for x in done or [] if x.strip()]
-    next_steps = [x.strip() for x in next_steps or [] if x.strip()]
-    verified = [x.strip() for x in verified or [] if x.strip()]
+    done = [one_line(x) for x in done or [] if one_line(x)]
+    next_steps = [one_line(x) for x in next_steps or [] if one_line(x)]
+    verified = [one_line(x) for x in verified or [] if one_line(x)]
     snap_path = current_path(config)
+    refuse_oversized_memory(config)
     with locked(state_path(config)), locked(snap_path):
         snapshot = read_snapshot(config)
         previous = latest_summary(config)
@@ -470,17 +519,26 @@ def end_session(
 
 
 def parse_summary(path: Path, root: Path | None = None) -> Summary:
-    """Read a summary back (tolerant: hand edits are fine, unknown sections ignored)."""
-    text = read_text(path)
+    """Read a summary back (tolerant: hand edits are fine, unknown sections ignored).
+
+    Summaries are committed team files, so they are untrusted: the git ids in the
+    meta line must be hex (they reach `git diff`), and a file still holding merge
+    conflict markers is refused rather than half read.
+    """
+    refuse_oversized(path, MAX_SUMMARY_BYTES)
     shown = path.relative_to(root) if root and path.is_relative_to(root) else path
+    doc = LineDoc.parse(read_text(path), shown)
     meta: dict[str, str] = {}
     sections: dict[str, list[str]] = {}
-    goal = task = ""
+    loops: dict[str, list[LoopLine]] = {kind: [] for kind in LOOP_KINDS}
+    goal = task = baseline = ""
     current = ""
     decisions: list[Decision] = []
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.rstrip()
-        found = _META_RE.fullmatch(line.strip())
+    for index in range(len(doc.lines)):
+        number = index + 1
+        line = doc.body(index).rstrip()
+        stripped = line.strip()
+        found = _META_RE.fullmatch(stripped)
         if found and not meta:
             meta = dict(pair.split("=", 1) for pair in found["pairs"].split() if "=" in pair)
             for key in GIT_ID_KEYS:
@@ -489,35 +547,35 @@ def parse_summary(path: Path, root: Path | None = None) -> Summary:
             continue
         label = _LABEL_RE.fullmatch(line)
         if label and not current:
+            value = "" if label["text"] == GOAL_PLACEHOLDER else label["text"]
             if label["label"] == "Goal":
-                goal = label["text"]
+                goal = value
             else:
-                task = label["text"]
+                task = value
             continue
         heading = _SECTION_RE.fullmatch(line)
         if heading:
             current = heading["name"].strip().lower()
             sections.setdefault(current, [])
             continue
-        item = _ITEM_RE.fullmatch(line.strip())
+        if current == "loops" and not baseline and (comment := _COMMENT_RE.fullmatch(stripped)):
+            baseline = comment["text"]
+            continue
+        item = _ITEM_RE.fullmatch(stripped)
         if not (current and item):
             continue
         body = item["text"].strip()
         if current == "decisions" and body.startswith("DECISION-"):
-            decisions.append(parse_decision_line(line.strip(), path, number))
-        elif not (body.startswith("(") and body.endswith(")")):
+            decisions.append(parse_decision_line(stripped, shown, number))
+        elif current == "loops" and (entry := _LOOP_ENTRY_RE.fullmatch(body)):
+            loops[entry["kind"]].append(
+                LoopLine(entry["id"], entry["status"], entry["title"], entry["outcome"] or "")
+            )
+        elif body not in PLACEHOLDERS:
             sections[current].append(body)
 
-    def loops_with(prefix: str) -> list[LoopLine]:
-        found = []
-        for entry in sections.get("loops", []):
-            if entry.startswith(prefix):
-                rest = entry[len(prefix) :].strip()
-                m = re.match(r"(LOOP-\d+) \(([a-z]+)\) (.*?)(?: → (.*))?$", rest)
-                if m:
-                    found.append(LoopLine(m[1], m[2], m[3], m[4] or ""))
-        return found
-
+    context = sections.get("context", [])
+    opened, listed = loops["Opened"], loops["Still open"] + loops["Awaiting approval"]
     return Summary(
         name=path.stem,
         path=str(path.relative_to(root)) if root else str(path),
@@ -529,24 +587,20 @@ def parse_summary(path: Path, root: Path | None = None) -> Summary:
         task=task,
         done=sections.get("done", []),
         decisions=decisions,
-        opened=loops_with("Opened:"),
-        closed=loops_with("Closed:"),
-        # a loop opened in the session is listed once (under Opened) but counts as open/awaiting;
-        # older files listed proposed loops under "Still open"
-        still_open=_by_number(
-            x
-            for x in loops_with("Opened:") + loops_with("Still open:")
-            if x.status in OPEN_STATUSES
-        ),
-        awaiting=_by_number(
-            x
-            for x in loops_with("Opened:")
-            + loops_with("Still open:")
-            + loops_with("Awaiting approval:")
-            if x.status == "proposed"
-        ),
+        opened=opened,
+        closed=loops["Closed"],
+        # a loop opened in the session is listed once (under Opened) but counts as
+        # open/awaiting; older files listed proposals under "Still open"
+        still_open=_by_number(x for x in opened + listed if x.status in OPEN_STATUSES),
+        awaiting=_by_number(x for x in opened + listed if x.status == "proposed"),
+        context_loaded=[x.removeprefix("Loaded: ") for x in context if x.startswith("Loaded: ")],
+        context_excluded=[
+            x.removeprefix("Excluded: ") for x in context if x.startswith("Excluded: ")
+        ],
+        budget_line=next((x for x in context if not x.startswith(("Loaded: ", "Excluded: "))), ""),
         verified=sections.get("verified", []),
         next_steps=sections.get("next steps", []),
+        baseline=baseline,
         start_head=None if meta.get("start_head") in (None, "-") else meta.get("start_head"),
         tree=None if meta.get("tree") in (None, "-") else meta.get("tree"),
     )
