@@ -354,3 +354,14 @@ def test_loading_a_file_with_a_credential_flags_it(repo: Path) -> None:
     ) in result.stderr
     assert AWS_KEY_ID not in result.stdout + result.stderr
     assert excluded_kinds(repo)["models/keys.sql#aws-access-key"] == "aws-access-key"
+
+
+def test_dot_dot_inside_the_repo_is_fine(repo: Path) -> None:
+    """The boundary is the repo root, not the current folder: `..` from models/ is allowed."""
+    result = decp("tokens", "..", "--json", cwd=repo / "models")
+    assert result.returncode == 0, result.stderr
+    paths = {f["path"] for f in json.loads(result.stdout)["files"]}
+    assert {"orders.sql", "payments.sql", f"{repo.as_posix()}/.project/decp.toml"} <= paths
+    scoped = decp("context", "scope", "../models/orders.sql", "--json", cwd=repo / "models")
+    assert scoped.returncode == 0, scoped.stderr
+    assert json.loads(scoped.stdout)["files"][0]["path"] == "models/orders.sql"
