@@ -8,6 +8,7 @@ truncate FILE. Now each is checked to be a hex object id first, and git gets
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -72,3 +73,32 @@ def test_a_real_hex_id_still_works(project, run_decp) -> None:
     result = run_decp("resume", cwd=project)
     assert result.returncode == 0, result.stderr
     assert run_decp("pr", cwd=project).returncode == 0
+
+
+def test_an_option_typed_as_since_is_a_usage_error(project, run_decp, tmp_path) -> None:
+    """`--since` is typed by the user, but still reaches git only as a revision."""
+    init_repo(project)
+    victim = tmp_path / "victim.txt"
+    victim.write_text(PRECIOUS, encoding="utf-8")
+    for value in (f"--output={victim}", f"-o{victim}"):
+        result = run_decp("pr", f"--since={value}", cwd=project)
+        assert result.returncode == 2, result.stderr
+        assert "no such commit or ref" in result.stderr
+    assert victim.read_text(encoding="utf-8") == PRECIOUS
+
+
+def test_a_snapshot_head_must_be_hex_too(project, run_decp, tmp_path) -> None:
+    """`.current.json` is a runtime file, but a committed one is untrusted like the rest."""
+    init_repo(project)
+    assert run_decp("session", "start", cwd=project).returncode == 0
+    current = project / ".project" / "sessions" / ".current.json"
+    victim = tmp_path / "victim.txt"
+    victim.write_text(PRECIOUS, encoding="utf-8")
+    data = json.loads(current.read_text(encoding="utf-8"))
+    data["head"] = f"--output={victim}"
+    current.write_text(json.dumps(data), encoding="utf-8")
+    for command in (("resume",), ("session", "end")):
+        result = run_decp(*command, cwd=project)
+        assert result.returncode == 1 and ".current.json: head=" in result.stderr, result.stderr
+    assert run_decp("pr", cwd=project).returncode == 0  # pr no longer reads the snapshot
+    assert victim.read_text(encoding="utf-8") == PRECIOUS

@@ -438,3 +438,12 @@ def test_summary_render_then_parse_is_identical(
     assert ids(back.awaiting) == ids(summary.awaiting)
     assert back.render() == text  # and writing it again changes nothing
     assert len(text.split("\n")) == len(text.splitlines()) + 1  # no stray line breaks
+
+
+def test_end_without_start_says_so_in_its_json(project, run_decp) -> None:
+    result = run_decp("session", "end", "--json", cwd=project)
+    assert result.returncode == 0, result.stderr
+    warnings = json.loads(result.stdout)["warnings"]
+    assert len(warnings) == 1 and warnings[0].startswith("no `decp session start` was run")
+    run_decp("session", "start", cwd=project)
+    assert json.loads(run_decp("session", "end", "--json", cwd=project).stdout)["warnings"] == []

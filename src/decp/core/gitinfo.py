@@ -116,7 +116,7 @@ def worktree_snapshot(root: Path) -> str | None:
 
 
 def branch(root: Path) -> str | None:
-    name = git(root, "rev-parse", "--abbrev-ref", "HEAD")
+    name = git(root, "rev-parse", "--abbrev-ref", *end_of_options(), "HEAD")
     return name if name and name != "HEAD" else None
 
 
