@@ -42,6 +42,7 @@ from decp.dbt.columns import (  # noqa: E402
 )
 
 TRUTH = ROOT / "tests" / "data" / "columns_ground_truth.csv"
+TUVA_TRUTH = ROOT / "tests" / "data" / "columns_ground_truth.tuva.csv"
 COMPILED = ROOT / "tests" / "data" / "columns_ground_truth.shop_compiled.manifest.json.gz"
 LAUNCH = (
     "import sys\nfrom decp.cli import main\nfrom decp.cli.dbt import dbt_app\n"
@@ -96,6 +97,25 @@ def quality() -> None:
             f"| {level} | {path.name} | {s.predicted} | {s.true_positive} "
             f"| {s.precision:.3f} | {s.recall:.3f} |"
         )
+    tuva = next((m[1] for m in manifests() if m[0].startswith("tuva")), None)
+    if tuva is not None:
+        truth = read_truth(TUVA_TRUTH)
+        data = read_manifest_json(tuva)
+        edges = len([r for r in truth if r[2]])
+        children = len({(r[0], r[1]) for r in truth})
+        print(f"\n## Precision / recall on 5 tuva models ({edges} edges into {children} columns)\n")
+        print("| level | how | predicted | correct | precision | recall |")
+        print("|---|---|---|---|---|---|")
+        for level, force, how in (
+            ("exact", None, "compiled_code"),
+            ("parsed", "parsed", "raw_code only"),
+            ("textual", "textual", "name match only"),
+        ):
+            s = score(build_column_graph(data, force=force), truth)
+            print(
+                f"| {level} | {how} | {s.predicted} | {s.true_positive} "
+                f"| {s.precision:.3f} | {s.recall:.3f} |"
+            )
     print()
 
 
