@@ -475,6 +475,14 @@ def test_an_unknown_macro_is_reported_not_guessed() -> None:
     assert node_m.fidelity == "parsed"
     assert ("ratio", "output of a macro decp cannot render", "") in node_m.unknowns
     assert labels(graph, "m", "id", "upstream") == {"raw.orders.id"}
+    up = trace(graph, "model.p.m", "ratio", "upstream")
+    assert up.hits == []
+    assert [(u.label, u.column, u.reason) for u in up.unknowns] == [
+        ("m", "ratio", "output of a macro decp cannot render")
+    ]
+    down = trace(graph, "source.p.raw.orders", "amount", "downstream")
+    assert down.hits == []  # the macro's arguments are not guessed into an edge...
+    assert [(u.label, u.column) for u in down.unknowns] == [("m", "ratio")]  # ...but flagged
 
 
 def test_snowflake_dialect_and_upper_case_identifiers() -> None:

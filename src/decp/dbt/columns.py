@@ -856,15 +856,11 @@ def _unknowns(
     else:
         # A child that reads a reached node but whose columns could not be traced.
         for node_uid, depth in seen_nodes.items():
-            cols = {column} if node_uid == uid else {c for (u, c) in best if u == node_uid}
             for child_uid in graph.children.get(node_uid, ()):
                 child = graph.nodes[child_uid]
                 for what, why, parent in child.unknowns:  # exposures have none
-                    if what == "*":
-                        relevant = parent in (node_uid, "")
-                    else:
-                        words = set(re.findall(r"[a-z0-9_$]+", why.lower()))
-                        relevant = parent == node_uid or bool(cols & words)
+                    # Unattributed unknowns may hide an edge from this node: listed, never guessed.
+                    relevant = parent in (node_uid, "")
                     if relevant:
                         key = (child.label, what, why)
                         found.setdefault(key, Unknown(depth + 1, child.label, what, why))
