@@ -43,9 +43,9 @@ def _root(
 
 
 def _register_all() -> None:
-    from decp.cli import context, dbt, doctor, gtd, handoff, task
+    from decp.cli import agent, context, dbt, doctor, gtd, handoff, task
 
-    for module in (doctor, handoff, context, task, gtd, dbt):
+    for module in (doctor, handoff, context, task, gtd, dbt, agent):
         module.register(app)
 
 
