@@ -204,3 +204,43 @@ def test_without_a_snapshot_completion_still_closes_an_open_loop() -> None:
     closed = f("A", "question", state=DONE)
     reopened = merge_import(closed, f("A", "question", state=OPEN), closed, None)
     assert reopened.conflicts == ["state"]  # a reopen without history is not guessed
+
+
+# --- property: the notes footer (with the Rejected: line) round-trips ----------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from decp.handoff.loops import normalize_text  # noqa: E402
+
+_LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_text = st.text(alphabet=st.characters(codec="utf-8") | st.sampled_from(_LINE_BREAKS), max_size=60)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    body=_text,
+    context=_text,
+    source=_text,
+    rejected=st.none() | _text,
+    repo=_text,
+    number=st.integers(min_value=1, max_value=99999),
+)
+def test_notes_round_trip_for_any_text(
+    body: str, context: str, source: str, rejected: str | None, repo: str, number: int
+) -> None:
+    from decp.gtd.ticktick_sync import task_fields
+
+    loop_id = f"LOOP-{number:03d}"
+    notes = render_notes(
+        body, context=context, source=source, loop_id=loop_id, repo=repo, rejected=rejected
+    )
+    parsed = parse_notes(notes)
+    assert parsed.body == normalize_text(body)
+    assert parsed.loop_id == loop_id
+    assert parsed.context == " ".join(context.split())
+    assert parsed.source == " ".join(source.split())
+    expected = None if rejected is None else (" ".join(rejected.split()) or "won't do")
+    assert parsed.rejected == expected
+    task = {"title": f"[{loop_id}] t", "status": 2, "content": notes}
+    assert task_fields(task)[1].state == ("abandoned" if rejected is not None else "done")

@@ -108,7 +108,7 @@ def render_notes(
         footer.append(f"Source: {' '.join(source.split())}")
     if rejected is not None:
         footer.append(f"{REJECTED_KEY}: {' '.join(rejected.split()) or NO_REASON}")
-    footer.append(f"Loop: {loop_id} in {repo} .project/LOOPS.md (decp)")
+    footer.append(f"Loop: {loop_id} in {' '.join(repo.split())} .project/LOOPS.md (decp)")
     body = normalize_text(body)
     return f"{body}\n\n" + "\n".join(footer) if body else "\n".join(footer)
 
