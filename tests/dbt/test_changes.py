@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 from conftest import REPO_ROOT
 
-from decp.core.errors import UsageError
+from decp.core.errors import DataError, UsageError
 from decp.dbt.cache import load_graph
 from decp.dbt.changes import (
     ChangedSinceState,
@@ -581,3 +581,30 @@ def test_state_matches_dbt_core_on_the_example_project(tmp_path: Path) -> None:
             differ[text] = (sorted(set(ours) - set(theirs)), sorted(set(theirs) - set(ours)))
     assert differ == {}
     assert len(expected["state:modified"]) >= 4 and expected["state:new"]
+
+
+def test_untrusted_state_manifest_shapes_degrade_not_crash(tmp_path: Path) -> None:
+    data = shop_manifest()
+    data["macros"]["macro.shop.cents_to_amount"]["depends_on"] = {"macros": [["odd"], 3]}
+    data["nodes"][FCT]["depends_on"]["macros"] = "not a list"
+    data["nodes"]["model.shop.dim_accounts"]["unrendered_config"] = ["not", "a", "dict"]
+    odd = write(tmp_path / "odd" / "manifest.json", data)
+    good = write(tmp_path / "good" / "manifest.json", shop_manifest())
+    graph = load_graph(good, None)[0]
+    state = ManifestState(manifest_digests(good), manifest_digests(odd))
+    assert "model.shop.dim_accounts" in select(graph, "state:modified.configs", state=state).uids
+    listed = write(tmp_path / "list" / "manifest.json", [])  # type: ignore[arg-type]
+    with pytest.raises(DataError, match="not a dbt manifest"):
+        manifest_digests(listed)
+
+
+def test_a_corrupt_hash_cache_is_rebuilt(shop: Path, tmp_path: Path) -> None:
+    import marshal
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    key = str(shop / "models/marts/core/fct_orders.sql")
+    (cache / "file-hashes.marshal").write_bytes(marshal.dumps((1, {key: ("x", None)})))
+    assert tree_changes(graph_of(shop), shop, None, cache).modified == ()
+    (cache / "file-hashes.marshal").write_bytes(b"\x00garbage")
+    assert tree_changes(graph_of(shop), shop, None, cache).modified == ()

@@ -97,7 +97,13 @@ class HashCache:
             return None
         key = str(path)
         hit = self.entries.get(key)
-        if hit is not None and hit[0] == stat.st_mtime_ns and hit[1] == stat.st_size:
+        if (
+            isinstance(hit, tuple)
+            and len(hit) == 3
+            and hit[0] == stat.st_mtime_ns
+            and hit[1] == stat.st_size
+            and isinstance(hit[2], str)
+        ):
             return hit[2]
         try:
             digest = file_checksum(path)
@@ -361,8 +367,9 @@ def _macro_rows(macros: Any) -> dict[str, tuple[str, tuple[str, ...]]]:
     out = {}
     for uid, raw in _as_dict(macros).items():
         raw = _as_dict(raw)
-        deps = tuple(_as_dict(raw.get("depends_on")).get("macros") or ())
-        out[uid] = (_digest(raw.get("macro_sql")), deps)
+        deps = _as_dict(raw.get("depends_on")).get("macros")
+        strings = tuple(d for d in deps if isinstance(d, str)) if isinstance(deps, list) else ()
+        out[uid] = (_digest(raw.get("macro_sql")), strings)
     return out
 
 
@@ -403,8 +410,9 @@ def manifest_digests(path: Path, cache: Path | None = None) -> ManifestDigests:
         for uid, raw in _as_dict(data.get(section)).items():
             if isinstance(raw, dict) and raw.get("resource_type") != "operation":
                 rows[uid] = _state_row(raw, section)
-                deps = _as_dict(raw.get("depends_on")).get("macros") or ()
-                node_macros[uid] = tuple(d for d in deps if isinstance(d, str))
+                deps = _as_dict(raw.get("depends_on")).get("macros")
+                listed = deps if isinstance(deps, list) else ()
+                node_macros[uid] = tuple(d for d in listed if isinstance(d, str))
     digests = ManifestDigests(rows, node_macros, _macro_rows(data.get("macros")))
     if key_file is not None:
         with contextlib.suppress(OSError):
