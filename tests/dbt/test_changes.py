@@ -608,3 +608,18 @@ def test_a_corrupt_hash_cache_is_rebuilt(shop: Path, tmp_path: Path) -> None:
     assert tree_changes(graph_of(shop), shop, None, cache).modified == ()
     (cache / "file-hashes.marshal").write_bytes(b"\x00garbage")
     assert tree_changes(graph_of(shop), shop, None, cache).modified == ()
+
+
+def test_impact_json_with_nothing_changed_lists_new_files(run_decp, shop: Path) -> None:
+    (shop / "models/marts/core/fct_order_lines.sql").write_text("select 1\n", encoding="utf-8")
+    result = decp(run_decp, shop, "dbt", "impact", "--json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {
+        "schema": "decp-dbt-impact/1",
+        "select": "state:modified+",
+        "compared": "the working tree against the manifest's checksums",
+        "changed": [],
+        "new_files": ["models/marts/core/fct_order_lines.sql"],
+        "exposures": [],
+        "pack": None,
+    }
