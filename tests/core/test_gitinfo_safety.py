@@ -115,6 +115,10 @@ def test_queries_on_real_history(repo: Path) -> None:
     _git(repo, "tag", "v1.0", stamp)
     assert gitinfo.last_tag(repo) == "v1.0"
     assert gitinfo.default_branch(repo) == "main"
+    assert gitinfo.branch(repo) == "main"
+    assert gitinfo.head(repo) == _git(repo, "rev-parse", "HEAD")
+    assert gitinfo.resolve(repo, "v1.0") == stamp
+    assert gitinfo.merge_base(repo, "main") == gitinfo.head(repo)
     assert "a.sql" in (gitinfo.diff_stat(repo, stamp) or "")
 
 

@@ -437,6 +437,9 @@ def test_summary_render_then_parse_is_identical(
     assert ids(back.still_open) == ids(summary.still_open)
     assert ids(back.awaiting) == ids(summary.awaiting)
     assert back.render() == text  # and writing it again changes nothing
+    light = parse_summary(path, with_loops=False)  # what the resume pack reads
+    assert light.opened == light.closed == light.still_open == light.awaiting == []
+    assert (light.next_steps, light.head, light.tree) == (back.next_steps, back.head, back.tree)
     assert len(text.split("\n")) == len(text.splitlines()) + 1  # no stray line breaks
 
 

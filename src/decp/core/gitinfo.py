@@ -116,7 +116,8 @@ def worktree_snapshot(root: Path) -> str | None:
 
 
 def branch(root: Path) -> str | None:
-    name = git(root, "rev-parse", "--abbrev-ref", *end_of_options(), "HEAD")
+    # constant arguments only: rev-parse without --verify would echo --end-of-options
+    name = git(root, "rev-parse", "--abbrev-ref", "HEAD")
     return name if name and name != "HEAD" else None
 
 

@@ -157,7 +157,7 @@ def build_pack(config: Config) -> ResumePack:
     counter = get_counter(config.budget.encoding)
     state = read_state(config)
     book = read_loops(config)
-    summary = latest_summary(config)
+    summary = latest_summary(config, with_loops=False)  # the pack reads loops from LOOPS.md
     stale = staleness(config, summary)
     running = read_snapshot(config)
 

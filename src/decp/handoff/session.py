@@ -518,12 +518,14 @@ def end_session(
 # ---------------------------------------------------------------- reading summaries
 
 
-def parse_summary(path: Path, root: Path | None = None) -> Summary:
+def parse_summary(path: Path, root: Path | None = None, *, with_loops: bool = True) -> Summary:
     """Read a summary back (tolerant: hand edits are fine, unknown sections ignored).
 
     Summaries are committed team files, so they are untrusted: the git ids in the
     meta line must be hex (they reach `git diff`), and a file still holding merge
-    conflict markers is refused rather than half read.
+    conflict markers is refused rather than half read. `with_loops=False` skips the
+    loop lines (the resume pack needs only the meta line and the next steps; a
+    summary of 10,000 open loops is mostly loop lines).
     """
     refuse_oversized(path, MAX_SUMMARY_BYTES)
     shown = path.relative_to(root) if root and path.is_relative_to(root) else path
@@ -567,6 +569,8 @@ def parse_summary(path: Path, root: Path | None = None) -> Summary:
         body = item["text"].strip()
         if current == "decisions" and body.startswith("DECISION-"):
             decisions.append(parse_decision_line(stripped, shown, number))
+        elif current == "loops" and not with_loops:
+            continue
         elif current == "loops" and (entry := _LOOP_ENTRY_RE.fullmatch(body)):
             loops[entry["kind"]].append(
                 LoopLine(entry["id"], entry["status"], entry["title"], entry["outcome"] or "")
@@ -606,9 +610,9 @@ def parse_summary(path: Path, root: Path | None = None) -> Summary:
     )
 
 
-def latest_summary(config: Config) -> Summary | None:
+def latest_summary(config: Config, *, with_loops: bool = True) -> Summary | None:
     files = session_files(config)
-    return parse_summary(files[-1], config.root) if files else None
+    return parse_summary(files[-1], config.root, with_loops=with_loops) if files else None
 
 
 def all_summaries(config: Config) -> list[Summary]:
