@@ -450,3 +450,20 @@ def test_end_without_start_says_so_in_its_json(project, run_decp) -> None:
     assert len(warnings) == 1 and warnings[0].startswith("no `decp session start` was run")
     run_decp("session", "start", cwd=project)
     assert json.loads(run_decp("session", "end", "--json", cwd=project).stdout)["warnings"] == []
+
+
+def test_decision_numbers_in_summaries(project) -> None:
+    from decp.handoff.session import decision_numbers_in_summaries
+
+    config = load_config(project)
+    assert decision_numbers_in_summaries(config) == set()
+    add_decision(config, "one", "why")
+    add_decision(config, "two", "why")
+    end_session(config)
+    folder = project / SESSIONS
+    (folder / "2000-01-01-1.md").write_text(
+        "## Decisions\n- DECISION-017 (2000-01-01): old. Why: x\n"
+        "text about DECISION-099 is not a decision line\n- DECISION-1000x no\n",
+        encoding="utf-8",
+    )
+    assert decision_numbers_in_summaries(config) == {1, 2, 17}

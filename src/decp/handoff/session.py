@@ -615,5 +615,22 @@ def latest_summary(config: Config, *, with_loops: bool = True) -> Summary | None
     return parse_summary(files[-1], config.root, with_loops=with_loops) if files else None
 
 
+_DECISION_ID_RE = re.compile(r"^[ \t]*[-*][ \t]+DECISION-(?P<num>\d+)\b", re.MULTILINE)
+
+
+def decision_numbers_in_summaries(config: Config) -> set[int]:
+    """Every DECISION-NNN number the session summaries hold.
+
+    Why: decisions move out of STATE.md at `session end`; if STATE.md loses its
+    high-water mark, the next id must still come after these (`state.add_decision`
+    can take max() of this and its own mark). A plain scan: no summary is parsed.
+    """
+    numbers: set[int] = set()
+    for path in session_files(config):
+        refuse_oversized(path, MAX_SUMMARY_BYTES)
+        numbers.update(int(m["num"]) for m in _DECISION_ID_RE.finditer(read_text(path)))
+    return numbers
+
+
 def all_summaries(config: Config) -> list[Summary]:
     return [parse_summary(path, config.root) for path in session_files(config)]
