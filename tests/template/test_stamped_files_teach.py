@@ -64,6 +64,7 @@ RULES: dict[str, Rule] = {
     ".project/templates/*.md": Rule(COMMAND_OR_AGENT, DATA_ENGINEERING),
     ".project/decp.toml": Rule(COMMAND_OR_AGENT, None),
     ".project/.gitignore": Rule(r"(?i)\bdecp\b", None),
+    ".project/.gitattributes": Rule(r"merge=union", None),
     ".copier-answers.yml": Rule(r"copier update", None),
     # Agent shims only point at AGENTS.md: one protocol, explained once.
     "CLAUDE.md": Rule(r"AGENTS\.md", None),
@@ -71,6 +72,11 @@ RULES: dict[str, Rule] = {
     ".github/copilot-instructions.md": Rule(r"AGENTS\.md", None),
     ".cursor/rules/decp.mdc": Rule(r"AGENTS\.md", None),
     ".windsurf/rules/decp.md": Rule(r"AGENTS\.md", None),
+    ".agents/skills/*/SKILL.md": Rule(COMMAND_OR_AGENT, DATA_ENGINEERING),
+    ".claude/skills/*/SKILL.md": Rule(COMMAND_OR_AGENT, DATA_ENGINEERING),
+    ".codex/config.toml": Rule(r"decp hook", None),
+    ".claude/settings.json": Rule(r"decp hook", None, why=r"decp statusline", link=False),
+    ".mcp.json": Rule(r'"decp"', None, why=r'"mcp"', link=False),
 }
 
 PROJECT_TYPES = ("dbt", "generic")

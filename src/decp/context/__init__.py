@@ -8,9 +8,14 @@ content hash.
 
 from __future__ import annotations
 
-from decp.context.ledger import LedgerEntry, budget_status, read_ledger, record, record_many
-from decp.context.scope import build_scope
-from decp.context.tokencount import count_files, count_targets
+from typing import TYPE_CHECKING
+
+from decp.core.lazy import exports
+
+if TYPE_CHECKING:
+    from decp.context.ledger import LedgerEntry, budget_status, read_ledger, record, record_many
+    from decp.context.scope import build_scope
+    from decp.context.tokencount import count_files, count_targets
 
 __all__ = [
     "LedgerEntry",
@@ -22,3 +27,17 @@ __all__ = [
     "record",
     "record_many",
 ]
+
+__getattr__ = exports(
+    __name__,
+    {
+        "LedgerEntry": "ledger",
+        "budget_status": "ledger",
+        "build_scope": "scope",
+        "count_files": "tokencount",
+        "count_targets": "tokencount",
+        "read_ledger": "ledger",
+        "record": "ledger",
+        "record_many": "ledger",
+    },
+)

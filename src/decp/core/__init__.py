@@ -9,9 +9,14 @@ that names its encoding (`tokens`). Nothing here imports a higher layer.
 
 from __future__ import annotations
 
-from decp.core.config import Config, defaults, find_root, load_config
-from decp.core.errors import DataError, DecpError, NotStampedError, UsageError
-from decp.core.tokens import TokenCounter, get_counter
+from typing import TYPE_CHECKING
+
+from decp.core.lazy import exports
+
+if TYPE_CHECKING:
+    from decp.core.config import Config, defaults, find_root, load_config
+    from decp.core.errors import DataError, DecpError, NotStampedError, UsageError
+    from decp.core.tokens import TokenCounter, get_counter
 
 __all__ = [
     "Config",
@@ -25,3 +30,19 @@ __all__ = [
     "get_counter",
     "load_config",
 ]
+
+__getattr__ = exports(
+    __name__,
+    {
+        "Config": "config",
+        "DataError": "errors",
+        "DecpError": "errors",
+        "NotStampedError": "errors",
+        "TokenCounter": "tokens",
+        "UsageError": "errors",
+        "defaults": "config",
+        "find_root": "config",
+        "get_counter": "tokens",
+        "load_config": "config",
+    },
+)

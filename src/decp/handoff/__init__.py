@@ -9,12 +9,17 @@ with the user's checkpoints.
 
 from __future__ import annotations
 
-from decp.handoff.loops import Loop, edit_loops, read_loops, transition
-from decp.handoff.pr import build_narrative
-from decp.handoff.resume import build_pack
-from decp.handoff.session import end_session, start_session
-from decp.handoff.state import Decision, add_decision, read_state, set_field
-from decp.handoff.tasks import list_templates, new_task
+from typing import TYPE_CHECKING
+
+from decp.core.lazy import exports
+
+if TYPE_CHECKING:
+    from decp.handoff.loops import Loop, edit_loops, read_loops, transition
+    from decp.handoff.pr import build_narrative
+    from decp.handoff.resume import build_pack
+    from decp.handoff.session import end_session, start_session
+    from decp.handoff.state import Decision, add_decision, read_state, set_field
+    from decp.handoff.tasks import list_templates, new_task
 
 __all__ = [
     "Decision",
@@ -32,3 +37,23 @@ __all__ = [
     "start_session",
     "transition",
 ]
+
+__getattr__ = exports(
+    __name__,
+    {
+        "Decision": "state",
+        "Loop": "loops",
+        "add_decision": "state",
+        "build_narrative": "pr",
+        "build_pack": "resume",
+        "edit_loops": "loops",
+        "end_session": "session",
+        "list_templates": "tasks",
+        "new_task": "tasks",
+        "read_loops": "loops",
+        "read_state": "state",
+        "set_field": "state",
+        "start_session": "session",
+        "transition": "loops",
+    },
+)
