@@ -194,4 +194,7 @@ def impact_command(
 
 
 def register(app: typer.Typer) -> None:
+    from decp.cli import dbt_columns
+
+    dbt_columns.register(dbt_app)
     app.add_typer(dbt_app, name="dbt")
