@@ -588,6 +588,8 @@ class PieceCounter:
     against the tokenizer on every fixture.
     """
 
+    estimated = False  # as TokenCounter: the counts are the tokenizer's, not an estimate
+
     def __init__(self, preferred: str, path: Path | None = None) -> None:
         from decp.core.cachedirs import cache_dir
         from decp.core.tokens import resolve_name
