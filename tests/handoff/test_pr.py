@@ -270,3 +270,30 @@ def test_pr_outside_git_uses_every_session(project, run_decp) -> None:
     assert data["decisions"][0]["what"] == "Keep it simple"
     assert data["verified"][0].startswith("eyeballed")
     assert run_decp("pr", "--since", "main", cwd=project).returncode == 2
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from decp.handoff.pr import collect_decisions  # noqa: E402
+from decp.handoff.state import Decision  # noqa: E402
+
+_decision = st.builds(
+    Decision,
+    id=st.integers(1, 4).map(lambda n: f"DECISION-{n:03d}"),
+    date=st.sampled_from(["2026-01-01", "2026-01-02"]),
+    what=st.sampled_from(["a", "b"]),
+    why=st.sampled_from(["", "x"]),
+    loop=st.sampled_from(["", "LOOP-001"]),
+)
+
+
+@given(st.lists(st.tuples(st.sampled_from(["s1", "s2", "STATE.md"]), st.lists(_decision))))
+def test_collect_decisions_never_drops_one(sources) -> None:
+    decisions, warnings = collect_decisions(sources)
+    distinct = {tuple(d.to_dict().values()) for _, ds in sources for d in ds}
+    assert {tuple(d.to_dict().values()) for d in decisions} == distinct
+    assert len(decisions) == len(distinct)  # identical copies listed once
+    assert [d.number for d in decisions] == sorted(d.number for d in decisions)
+    shared = {d.id for d in decisions if sum(x.id == d.id for x in decisions) > 1}
+    assert sorted(w.split(" ", 1)[0] for w in warnings) == sorted(shared)

@@ -199,7 +199,7 @@ def collect_decisions(
         if len(places) > 1:
             warnings.append(
                 f"{decision_id} is used by {len(places)} different decisions "
-                f"({', '.join(places)}); all are listed. Give one a new id."
+                f"({', '.join(dict.fromkeys(places))}); all are listed. Give one a new id."
             )
     ordered = sorted(kept, key=lambda pair: pair[0].number)  # stable: source order within an id
     return [decision for decision, _ in ordered], warnings
