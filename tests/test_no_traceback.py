@@ -109,10 +109,13 @@ SCENARIOS: dict[str, tuple[Any, dict[str, str]]] = {
     "state-binary": (lambda r: _replace(r, ".project/STATE.md", BINARY), {}),
     "state-conflict": (lambda r: _replace(r, ".project/STATE.md", "# State\n" + CONFLICT), {}),
     "state-directory": (lambda r: _to_dir(r, ".project/STATE.md"), {}),
+    "state-empty": (lambda r: _replace(r, ".project/STATE.md", ""), {}),
     "context-superscript": (lambda r: _replace(r, ".project/CONTEXT.md", SUPERSCRIPT_CONTEXT), {}),
     "context-garbage": (lambda r: _replace(r, ".project/CONTEXT.md", GARBAGE_CONTEXT), {}),
     "context-binary": (lambda r: _replace(r, ".project/CONTEXT.md", BINARY), {}),
     "context-conflict": (lambda r: _replace(r, ".project/CONTEXT.md", CONFLICT), {}),
+    "context-empty": (lambda r: _replace(r, ".project/CONTEXT.md", ""), {}),
+    "context-directory": (lambda r: _to_dir(r, ".project/CONTEXT.md"), {}),
     "toml-window-zero": (lambda r: _toml(r, "context_window = 200000", "context_window = 0"), {}),
     "toml-outside-path": (
         lambda r: _toml(r, 'todotxt_file = ".project/gtd/todo.txt"', 'todotxt_file = "/tmp/x"'),
@@ -373,7 +376,12 @@ def drive(spec_file: Path) -> None:
                 (work / f"case{number}.{suffix}").read_text("utf-8", "replace")
                 for suffix in ("out", "err")
             )
+            stray = sorted(
+                str(p.relative_to(work / f"case{number}"))
+                for p in (work / f"case{number}").rglob("pwned*")
+            )
             results[number] = {
+                "stray": stray,
                 "code": code,
                 "stdout": stdout,
                 "stderr": stderr,
@@ -495,6 +503,9 @@ def test_no_traceback(
     assert result["code"] is not None, f"hung for {CASE_TIMEOUT_S}s"
     assert TRACEBACK not in output, output[-3000:]
     assert result["code"] != 70, output  # an internal error is a bug, even without a traceback
+    # Hostile values (`tree=--output=pwned-tree`, `--changed-since --output=pwned`) never
+    # reach git as options: no file of that name may appear.
+    assert result["stray"] == [], result["stray"]
 
 
 def test_every_command_is_covered() -> None:
