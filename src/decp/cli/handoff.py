@@ -50,8 +50,8 @@ def _create(
 
     config = _config()
     warning = check_source(source, config.root, Path.cwd()) if source else None
-    if warning:
-        _note(f"decp: warning: {warning}")
+    if warning:  # plain write: one line, never wrapped or restyled
+        sys.stderr.write(f"decp: warning: {warning}\n")
     if print_only:
         book = read_loops(config)
         loop = book.new_loop(
