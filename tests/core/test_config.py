@@ -199,3 +199,11 @@ def test_docs_url_and_gtd_backend_fall_back_to_defaults_yml_like_copier(tmp_path
     questions = load_template_config(REPO_ROOT / "copier.yml")
     assert loaded.docs_url == questions["docs_url"]["default"] == "https://decp-dev.github.io/decp"
     assert loaded.gtd["backend"] == questions["gtd_backend"]["default"] == "todotxt"
+
+
+def test_an_empty_path_means_the_default(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    loaded = _load(root, 'todotxt_file = ".project/gtd/todo.txt"', 'todotxt_file = ""')
+    assert loaded.gtd_file("todotxt_file") == root / ".project/gtd/todo.txt"
+    with pytest.raises(DataError, match=r"gtd.todotxt_file must be str, got 3"):
+        _load(root, 'todotxt_file = ".project/gtd/todo.txt"', "todotxt_file = 3")

@@ -310,7 +310,7 @@ def parse_config(text: str, path: Path, root: Path) -> Config:
         )
     for (section, key), default in PATH_KEYS.items():
         table = dbt if section == "dbt" else gtd
-        value = _typed(table, key, str, default, path, section)
+        value = _typed(table, key, str, default, path, section) or default
         if section == "dbt" and key == "manifest":
             value = str(Path(table.get("project_dir", ".")) / value)
         repo_path(root, f"{section}.{key}", value, path, data_file=section == "gtd")
