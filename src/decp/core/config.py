@@ -3,6 +3,10 @@
 The config is rendered by Copier from the user's answers; the package only
 falls back to `defaults.yml` (the same file copier.yml includes) for keys a
 user deleted, so no number is written twice.
+
+decp.toml is committed, so it is untrusted input: numbers are range-checked,
+paths must resolve inside the repo (`repo_path`), and a file left with merge
+conflict markers is refused with the line, never read as half of each side.
 """
 
 from __future__ import annotations
@@ -278,16 +282,12 @@ def parse_config(text: str, path: Path, root: Path) -> Config:
             path=path,
             fix="e.g. session_start = 0.2, working = 0.4, handoff = 0.5 under [budget].",
         )
-    for key, question in (
-        ("context_window", "context_window"),
-        ("task_budget", "task_budget"),
-        ("state_cap", "state_cap"),
-    ):
+    for key in ("context_window", "task_budget", "state_cap"):  # divisors and caps
         if getattr(budget, key) <= 0:
             raise DataError(
                 f"budget.{key} must be above 0, got {getattr(budget, key)}.",
                 path=path,
-                fix=f"set `{key} = {defaults()[question]}` under [budget].",
+                fix=f"set `{key} = {defaults()[key]}` under [budget].",
             )
     agents = project.get("agents", [])
     if not isinstance(agents, list) or not all(isinstance(a, str) for a in agents):
