@@ -271,3 +271,26 @@ def test_manifest_not_found_names_project_dir_and_what_exists(run_decp, project:
     assert "found transform/shop/dbt_project.yml" in result.stderr
     assert 'Fix: set `project_dir = "transform/shop"` under [dbt]' in result.stderr
     assert result.stderr.count("\n") == 1
+
+
+def test_redactions_are_one_exclusion_row_beside_the_pack(run_decp, repo: Path) -> None:
+    """A pack that replaced secret values records that, once, in the ledger's Excluded table."""
+    data = support.small_manifest()
+    key = "AKIA" + "Z7QX3NB5KLW2PQRT"  # built at run time: no key-shaped literal in the repo
+    data["nodes"]["model.shop.orders"]["description"] = f"Orders, loaded with key {key}."
+    write_manifest(repo / "target" / "manifest.json", data)
+    result = run_decp("dbt", "scope", "-s", "orders", "--level", "1", cwd=repo)
+    assert result.returncode == 0, result.stderr
+    assert key not in result.stdout and "[redacted: aws-access-key]" in result.stdout
+    ledger = (repo / ".project" / "CONTEXT.md").read_text(encoding="utf-8")
+    rows = [line for line in ledger.splitlines() if "dbt:orders" in line]
+    assert rows[0].startswith("| `dbt:orders` | dbt-pack |")
+    assert rows[1].startswith(
+        "| `dbt:orders#redacted` | secret | - | values redacted before packing: aws-access-key |"
+    )
+    assert len(rows) == 2
+    again = run_decp("dbt", "scope", "-s", "orders", "--level", "0", cwd=repo)
+    assert again.returncode == 0, again.stderr
+    ledger = (repo / ".project" / "CONTEXT.md").read_text(encoding="utf-8")
+    rows = [line for line in ledger.splitlines() if "dbt:orders" in line]
+    assert len(rows) == 1 and rows[0].startswith("| `dbt:orders` | dbt-pack |")  # level 0: no text

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from decp.dbt.changes import TreeChanges
     from decp.dbt.content import Pack
     from decp.dbt.graph import Graph
+    from decp.dbt.pack import PieceCounter
     from decp.dbt.select import Selection, StateComparison
 
 LEVEL_CHOICES = ("0", "1", "2", "auto")
@@ -282,17 +283,16 @@ def build(
     config: Config | None,
     manifest_flag: str | None,
     flags: tuple[str, ...] = (),
-    counter: TokenCounter | None = None,
+    counter: TokenCounter | PieceCounter | None = None,
 ) -> Pack:
     """Fit an already evaluated selection into a pack (shared by scope and impact)."""
     from decp.core.config import defaults
-    from decp.core.tokens import get_counter
     from decp.dbt.analysis import analyse
     from decp.dbt.commands import Commands
-    from decp.dbt.pack import build_pack
+    from decp.dbt.pack import build_pack, lazy_counter, map_share_from
 
-    if counter is None:
-        counter = get_counter(
+    if counter is None:  # exact counts from cached pieces; the tokenizer loads only on a miss
+        counter = lazy_counter(
             encoding or (config.budget.encoding if config else defaults()["encoding"])
         )
     commands = Commands(select=select, exclude=exclude, manifest=manifest_flag, budget=budget)
@@ -310,6 +310,8 @@ def build(
         fmt=fmt,
         counter=counter,
         commands=commands,
+        map_share=map_share_from(config),
+        task_budget=config.budget.task_budget if config else None,
     )
 
 
@@ -347,12 +349,20 @@ def ledger_entry(result: ScopeResult, when: str, target: str | None = None) -> o
 def record_pack(config: Config, result: ScopeResult, target: str | None = None) -> None:
     """Record the pack as ONE loaded row of CONTEXT.md, replacing an earlier pack of the
     same selection (at any level). Collapsed groups are not rows: the pack lists them."""
-    from decp.context.ledger import now_iso, read_ledger, record_many, remove
+    from decp.context.ledger import LedgerEntry, now_iso, read_ledger, record_many, remove
 
-    entry = ledger_entry(result, now_iso(), target)
-    record_many(config, [(entry, False)])  # type: ignore[list-item]
+    when = now_iso()
+    entry = ledger_entry(result, when, target)
     name = target or result.target
+    decisions: list[tuple[LedgerEntry, bool]] = [(entry, False)]  # type: ignore[list-item]
+    if result.pack.redactions:  # values replaced before packing: one exclusion row per pack
+        kinds = ", ".join(result.pack.redactions)
+        why = f"values redacted before packing: {kinds}"
+        decisions.insert(0, (LedgerEntry(f"{name}#redacted", "secret", None, why, when), True))
+    record_many(config, decisions)
     legacy = {f"{name} (L{lv})" for lv in ("0", "1", "2")}  # rows of decp before this change
+    if not result.pack.redactions:
+        legacy.add(f"{name}#redacted")  # an earlier pack's redactions no longer apply
     ledger = read_ledger(config)
     for row in [*ledger.loaded, *ledger.excluded]:
         if row.target in legacy:
