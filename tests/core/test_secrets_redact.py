@@ -9,8 +9,10 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
 import random
 import string
+from pathlib import Path
 
 import pytest
 from hypothesis import assume, given, settings
@@ -247,3 +249,25 @@ def test_plugin_gates_never_change_a_result(text: str, monkeypatch: pytest.Monke
         monkeypatch.undo()
         secrets._plugins.cache_clear()
     assert gated, text
+
+
+def test_patterns_are_cached_so_later_processes_skip_the_plugin_import(tmp_path: Path) -> None:
+    """The first process imports detect-secrets and caches its patterns; the next reads them."""
+    import subprocess
+    import sys
+
+    key = "AKIA" + "Z7QX3NB5KLW2PQRT"
+    probe = (
+        "import sys; from decp.core.secrets import redact; "
+        f"print(redact('aws_key = {key}')[0]); print('detect_secrets' in sys.modules)"
+    )
+    env = {**os.environ, "DECP_CACHE_DIR": str(tmp_path)}
+    runs = [
+        subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True)
+        for _ in range(2)
+    ]
+    assert [r.stdout.splitlines() for r in runs] == [
+        ["aws_key = [redacted: aws-access-key]", "True"],
+        ["aws_key = [redacted: aws-access-key]", "False"],
+    ], [r.stderr for r in runs]
+    assert (tmp_path / "secrets" / "denylists.json").is_file()

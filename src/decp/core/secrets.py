@@ -363,19 +363,59 @@ _Plugin = tuple[re.Pattern[str] | None, tuple[tuple[re.Pattern[str], bool, str],
 
 @lru_cache(maxsize=1)
 def _plugins() -> tuple[_Plugin, ...]:
-    """The detect-secrets regexes with their gates and kinds, built once (import ~0.1 s)."""
-    import importlib
-
+    """The detect-secrets regexes with their gates and kinds, built once per process."""
     plugins: list[_Plugin] = []
-    for module, cls_name, in_group, kinds in _PLUGIN_KINDS:
-        plugin = getattr(importlib.import_module(f"detect_secrets.plugins.{module}"), cls_name)
+    for (module, _cls, in_group, kinds), denylist in zip(_PLUGIN_KINDS, _denylists(), strict=True):
         gate = re.compile(_PLUGIN_GATES[module]) if module in _PLUGIN_GATES else None
         patterns = tuple(
-            (pattern, in_group, kinds[min(i, len(kinds) - 1)])
-            for i, pattern in enumerate(plugin.denylist)
+            (re.compile(source, flags), in_group, kinds[min(i, len(kinds) - 1)])
+            for i, (source, flags) in enumerate(denylist)
         )
         plugins.append((gate, patterns))
     return tuple(plugins)
+
+
+def _denylists() -> list[list[tuple[str, int]]]:
+    """Each plugin's (pattern, flags), cached as JSON beside the other caches.
+
+    Importing the plugins costs ~0.1 s (detect-secrets pulls in `requests`); the
+    patterns are plain data, so later processes read them back instead. The key
+    is the installed detect-secrets (its file's mtime) plus our plugin list.
+    """
+    import importlib.util
+    import json
+
+    from decp.core.cachedirs import cache_dir
+
+    spec = importlib.util.find_spec("detect_secrets")
+    stamp = os.stat(spec.origin).st_mtime_ns if spec and spec.origin else 0
+    key = f"{stamp}:{_PLUGIN_KINDS!r}"
+    path = cache_dir("secrets") / "denylists.json"
+    try:
+        cached = json.loads(path.read_text(encoding="utf-8"))
+        if cached.get("key") == key:
+            return [[(s, f) for s, f in plugin] for plugin in cached["denylists"]]
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        pass  # absent or unreadable: rebuild it
+    import importlib
+
+    denylists = [
+        [
+            (pattern.pattern, pattern.flags)
+            for pattern in getattr(
+                importlib.import_module(f"detect_secrets.plugins.{module}"), cls
+            ).denylist
+        ]
+        for module, cls, _in_group, _kinds in _PLUGIN_KINDS
+    ]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"key": key, "denylists": denylists}), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only cache only costs the import next time
+    return denylists
 
 
 @lru_cache(maxsize=1)
@@ -407,9 +447,8 @@ def find_secrets(text: str) -> list[SecretHit]:
     for match in _PUTTY_KEY.finditer(text):
         add(*match.span(), "private-key")
     rank += 1
-    valid_jwt = _jwt_is_valid()
     for match in _JWT.finditer(text):
-        if valid_jwt(match.group()):
+        if _jwt_is_valid()(match.group()):  # imports its plugin only when a JWT shape is found
             add(*match.span(), "jwt")
     for pattern, kind in ((_GITHUB_FINE_GRAINED, "github-token"), (_SLACK_APP, "slack-token")):
         for match in pattern.finditer(text):
