@@ -130,3 +130,15 @@ def test_linedoc_round_trip_and_marks() -> None:
 def test_linedoc_refuses_conflicts() -> None:
     with pytest.raises(DataError, match="resolve the merge first"):
         LineDoc.parse("a\n=======\nb\n", Path("f"))
+
+
+def test_end_last_line_adds_an_ending_only_when_missing() -> None:
+    doc = LineDoc.parse("a\r\nb\r\n", Path("f"))
+    doc.end_last_line()
+    assert doc.render() == "a\r\nb\r\n"
+    empty = LineDoc.parse("", Path("f"))
+    empty.end_last_line()
+    assert empty.lines == []
+    open_end = LineDoc.parse("a\nb", Path("f"))
+    open_end.end_last_line()
+    assert open_end.lines == ["a\n", "b\n"]
