@@ -102,7 +102,8 @@ def check_no_conflicts(text: str, path: Path) -> None:
             path=path,
             line=number,
             fix="resolve the merge first (keep both sides' entries, delete the "
-            "<<<<<<< ======= >>>>>>> lines), then run `decp doctor`.",
+            "<<<<<<< ======= >>>>>>> lines), then run `decp doctor`; a heading "
+            "underline of exactly seven `=` reads as a marker, so make it longer.",
         )
 
 
