@@ -284,3 +284,24 @@ def test_conflicted_ledger_is_refused_with_its_line(project: Path) -> None:
     with pytest.raises(DataError) as info:
         read_ledger(config)
     assert info.value.line == 2 and "resolve the merge first" in str(info.value)
+
+
+@pytest.mark.parametrize("cell", ["²", "1²", "١٢", "½", "1e3", "-5"])
+def test_a_tokens_cell_that_is_not_ascii_digits_is_a_data_error(cell: str) -> None:
+    text = skeleton("https://d.example").replace(
+        "|---|---|--:|---|---|\n",
+        f"|---|---|--:|---|---|\n| `a.sql` | path | {cell} | w | {WHEN} |\n",
+        1,
+    )
+    with pytest.raises(DataError, match="is not a whole number") as info:
+        parse_ledger(text, Path("CONTEXT.md"))
+    assert info.value.line == 10
+
+
+def test_tokens_cells_with_separators_parse() -> None:
+    text = skeleton("https://d.example").replace(
+        "|---|---|--:|---|---|\n",
+        f"|---|---|--:|---|---|\n| `a.sql` | path | 1,234_5 | w | {WHEN} |\n",
+        1,
+    )
+    assert parse_ledger(text, Path("CONTEXT.md")).loaded[0].tokens == 12345

@@ -159,7 +159,7 @@ def _parse_tokens(cell: str, path: Path, lineno: int) -> int | None:
     if cell.strip().lower() in _NONE_TOKENS:
         return None
     digits = cell.replace(",", "").replace("_", "").replace(" ", "")
-    if not digits.isdigit():
+    if not re.fullmatch(r"[0-9]+", digits):  # "²".isdigit() is True, int("²") fails
         raise DataError(
             f"Tokens cell {cell!r} is not a whole number.",
             path=path,
