@@ -18,7 +18,9 @@ different corner wrong. Everything here follows three rules:
 The API (small on purpose):
 
 - ``split_lines(text)`` / ``line_body(line)`` / ``newline_of(text)`` / ``is_blank(body)``
-- ``check_no_conflicts(text, path)`` raises DataError("… resolve the merge first")
+- ``check_no_conflicts(text, path)`` raises DataError("… resolve the merge first");
+  ``conflict_line(text)`` (first marker line or None), ``is_conflict_marker(body)``
+  (writers escape user lines that would read as one)
 - ``one_line(text)``: any run of whitespace or line breaks becomes one space
   (for fields that live on one line: titles, state values, task titles)
 - ``FIELD_RE``: a ``- key: value`` line (``key``, then ``value`` or ``rest``)
