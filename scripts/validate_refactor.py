@@ -6,11 +6,14 @@ paste. This script plays one grain-change refactor through the real CLI, in a te
 stamped by real Copier, and counts what an agent reads at every step:
 
 1. scope the lineage within the budget (`decp dbt scope --select SEL --budget 4000`);
-2. capture the loops the pack raises (`decp loop propose` x4, the user approves);
-3. record decisions (`decp decision add ... --loop`);
-4. end the session, then resume in a new one (`decp session end`, `decp resume`);
-5. export the open loops (`decp gtd export --to todotxt`);
-6. write the PR narrative (`decp pr`).
+2. ask the refactor's column question: which columns derive from the focal measure, and
+   which feed it (`decp dbt columns MODEL.COLUMN --downstream`, then `--upstream`);
+3. capture the loops the pack raises (`decp loop propose` x4, the user approves);
+4. record decisions (`decp decision add ... --loop`);
+5. commit the code change and read its blast radius (`decp dbt impact --changed-since main`);
+6. end the session, then resume in a new one (`decp session end`, `decp resume`);
+7. export the open loops (`decp gtd export --to todotxt`);
+8. write the PR narrative (`decp pr`).
 
 Every figure is counted with one counter (decp's default encoding, resolved offline) and set
 against the raw manifest and, when dbt-mp is available, dbt-mp's output for the same selection.
@@ -18,13 +21,14 @@ against the raw manifest and, when dbt-mp is available, dbt-mp's output for the 
     python scripts/validate_refactor.py                      # the 260-model example, +fct_orders+
     python scripts/validate_refactor.py --dbt-mp PATH --update-docs
     python scripts/validate_refactor.py --manifest ../shared/fixtures/manifests/tuva.manifest.json.gz \\
-        --select +dialysis__encounter_grain+
+        --select +dialysis__encounter_grain+ --column total_paid_amount
 
 Prints a Markdown table; `--out FILE` writes the JSON; `--update-docs` rewrites the figures in
 docs/reference/worked-example.md (between its figures markers). Exit 1 when a step fails or a
-limit is broken: a lineage under 200 nodes (the scenario's premise), a pack over budget,
-accounting under 100%, a resume pack over 1,000 tokens, AGENTS.md + PROTOCOL.md + resume pack
-over 3,000, open loops not exported, decisions missing from the PR narrative.
+limit is broken: a lineage under 200 nodes (the scenario's premise), a pack (scope, columns,
+impact) over budget, accounting under 100%, an impact pack that misses the changed focal model,
+a resume pack over 1,000 tokens, AGENTS.md + PROTOCOL.md + resume pack over 3,000, open loops
+not exported, decisions missing from the PR narrative.
 """
 
 from __future__ import annotations
@@ -48,6 +52,25 @@ sys.path.insert(0, str(ROOT / "src"))
 
 EXAMPLE_MANIFEST = ROOT / "examples" / "manifests" / "shop_260.manifest.json.gz"
 EXAMPLE_SELECT = "+fct_orders+"
+EXAMPLE_COLUMN = "net_revenue_usd"  # the additive measure a grain change can double count
+# Words of a column name (split on `_`) that mark an additive measure: the default column
+# question on other manifests (`encounter_id` is not one, `total_paid_amount` is).
+MEASURE_WORDS = frozenset(
+    [
+        "amount",
+        "revenue",
+        "total",
+        "cost",
+        "price",
+        "paid",
+        "quantity",
+        "qty",
+        "count",
+        "sum",
+        "usd",
+        "value",
+    ]
+)
 EXAMPLE_MODELS = 260  # the example manifest is `gen_example.py OUT --models 260`, parsed by dbt
 DOCS_PAGE = ROOT / "docs" / "reference" / "worked-example.md"
 BEGIN, END = "<!-- figures:begin -->", "<!-- figures:end -->"
@@ -57,6 +80,7 @@ BUDGET = 4000
 RESUME_CAP = 1000
 START_CAP = 3000  # AGENTS.md + PROTOCOL.md + resume pack: what a fresh agent reads first
 LOOPS = 4  # questions the pack raises in the scenario
+BASE_BRANCH = "main"  # the refactor branch is cut from it; impact compares with it
 DECISIONS = 2  # of them, settled by the user; the rest go to GTD
 
 GIT_ENV = {
@@ -162,8 +186,18 @@ def template_repo(dest: Path) -> Path:
     return dest
 
 
-def prepare(work: Path, manifest_text: str, project_name: str, generate_example: bool) -> Repo:
-    """The dbt project (or just its manifest) as a git repo on main, stamped and committed."""
+def prepare(
+    work: Path,
+    manifest_text: str,
+    project_name: str,
+    generate_example: bool,
+    focal: FocalModel,
+) -> Repo:
+    """The dbt project (or just its manifest) as a git repo on main, stamped and committed.
+
+    With a manifest alone, the focal model's file is written from its `raw_code`, so the
+    refactor has a real file to change and `decp dbt impact` a real diff to read.
+    """
     import copier
 
     path = work / project_name
@@ -182,10 +216,14 @@ def prepare(work: Path, manifest_text: str, project_name: str, generate_example:
     else:
         path.mkdir(parents=True)
         (path / ".gitignore").write_text("target/\n", encoding="utf-8")
+        if focal.path and focal.raw_code is not None:
+            model_file = path / focal.path
+            model_file.parent.mkdir(parents=True, exist_ok=True)
+            model_file.write_text(focal.raw_code, encoding="utf-8")
     (path / "target").mkdir(exist_ok=True)
     (path / "target" / "manifest.json").write_text(manifest_text, encoding="utf-8")
     repo = Repo(path, work / "cache")
-    repo.git("init", "-q", "-b", "main")
+    repo.git("init", "-q", "-b", BASE_BRANCH)
     repo.commit("dbt project")
     copier.run_copy(
         str(template_repo(work / "template")),
@@ -235,6 +273,45 @@ def focal_of(select: str) -> str:
     return select.strip().strip("+").split(",")[0].split()[0]
 
 
+@dataclass(frozen=True)
+class FocalModel:
+    """What the scenario needs of the focal model, read once from the manifest."""
+
+    name: str
+    path: str | None  # original_file_path, relative to the dbt project
+    raw_code: str | None
+    columns: tuple[str, ...]  # documented in YAML, in order
+    in_root_project: bool = True  # False for a package's model: impact reads root files only
+
+
+def focal_model(manifest: dict[str, Any], name: str) -> FocalModel:
+    node = next(
+        (
+            n
+            for n in (manifest.get("nodes") or {}).values()
+            if isinstance(n, dict) and n.get("name") == name and n.get("resource_type") == "model"
+        ),
+        {},
+    )
+    documented = node.get("columns")
+    columns: dict[str, Any] = documented if isinstance(documented, dict) else {}
+    raw, path = node.get("raw_code", node.get("raw_sql")), node.get("original_file_path")
+    root = (manifest.get("metadata") or {}).get("project_name")
+    return FocalModel(
+        name=name,
+        path=path if isinstance(path, str) else None,
+        raw_code=raw if isinstance(raw, str) else None,
+        columns=tuple(str(c) for c in columns),
+        in_root_project=not root or node.get("package_name") in (None, root),
+    )
+
+
+def default_column(focal: FocalModel) -> str | None:
+    """The focal column the grain change puts at risk: its first additive-looking measure."""
+    measures = (c for c in focal.columns if MEASURE_WORDS & set(c.lower().split("_")))
+    return next(measures, None) or next(iter(focal.columns), None)
+
+
 def direct_children(pack: dict[str, Any], focal: str) -> list[str]:
     """Named consumers that read the focal model directly: where a grain change lands first.
 
@@ -255,8 +332,36 @@ class Question:
     decision: tuple[str, str]  # (what, why)
 
 
-def raised_questions(pack: dict[str, Any], focal: str) -> list[Question]:
-    """LOOPS questions: direct consumers named in the pack (all but one), then the biggest groups."""
+def derived_by_node(answer: dict[str, Any]) -> dict[str, list[str]]:
+    """The downstream column answer, per consumer: node name -> its derived columns, in order."""
+    out: dict[str, list[str]] = {}
+    for entry in (answer.get("downstream") or {}).get("columns") or []:
+        node, _, col = str(entry[1]).rpartition(".")
+        out.setdefault(node, []).append(col)
+    return out
+
+
+def raised_questions(
+    pack: dict[str, Any], focal: str, derived: dict[str, list[str]] | None = None, target: str = ""
+) -> list[Question]:
+    """LOOPS questions: direct consumers named in the pack (all but one), then the biggest groups.
+
+    A consumer's question names the columns `decp dbt columns` found deriving from the focal
+    column: the exact places where sums and counts may fan out.
+    """
+    derived = derived or {}
+
+    def consumer_body(child: str) -> str:
+        cols = derived.get(child, [])
+        if not cols:
+            return (
+                f"{child} reads {focal} directly; its sums and counts may fan out at the new grain."
+            )
+        shown = ", ".join(f"{child}.{c}" for c in cols[:3]) + (
+            f" (+{len(cols) - 3} more)" if len(cols) > 3 else ""
+        )
+        return f"{shown} derive from {target}; at the new grain they may fan out or double count."
+
     decisions = [
         (
             "reads a rollup of {focal} at the old grain",
@@ -270,7 +375,7 @@ def raised_questions(pack: dict[str, Any], focal: str) -> list[Question]:
     questions = [
         Question(
             f"Does {child} aggregate {focal} at the old grain?",
-            f"{child} reads {focal} directly; its sums and counts may fan out at the new grain.",
+            consumer_body(child),
             child,
             (f"{child} " + decisions[i % 2][0].format(focal=focal), decisions[i % 2][1]),
         )
@@ -293,7 +398,15 @@ def raised_questions(pack: dict[str, Any], focal: str) -> list[Question]:
     return questions
 
 
-def scenario(repo: Repo, report: Report, counter: Any, select: str, budget: int) -> None:
+def scenario(
+    repo: Repo,
+    report: Report,
+    counter: Any,
+    select: str,
+    budget: int,
+    column: str | None,
+    model: FocalModel,
+) -> None:
     focal = report.scenario["focal"]
     rows = report.rows
 
@@ -329,7 +442,7 @@ def scenario(repo: Repo, report: Report, counter: Any, select: str, budget: int)
         str(budget),
         "--format",
         "json",
-        "--no-ledger",
+        "--no-record",
     ).stdout
     pack = json.loads(pack_json)
     json_tokens = counter.count(pack_json)
@@ -377,8 +490,36 @@ def scenario(repo: Repo, report: Report, counter: Any, select: str, budget: int)
         and accounting["percent"] == 100.0
     )
 
-    # 2. Loops the pack raises: its direct consumers first, then its biggest collapsed groups.
-    questions = raised_questions(pack, focal)
+    # 2. The column question node lineage cannot answer: which consumer columns derive from
+    # the focal measure (they fan out or double count at the new grain), and which source
+    # columns feed it (where the new grain's values come from).
+    if column is None:
+        raise StepFailed(f"{focal} has no documented column to ask about; pass --column NAME")
+    target = f"{focal}.{column}"
+    columns: dict[str, dict[str, Any]] = {}
+    derived: dict[str, list[str]] = {}
+    for direction in ("downstream", "upstream"):
+        flags = (target, f"--{direction}", "--budget", str(budget))
+        text = repo.decp("dbt", "columns", *flags).stdout
+        answer = json.loads(repo.decp("dbt", "columns", *flags, "--json").stdout)
+        columns[direction] = _column_figures(answer, direction, counter.count(text))
+        if direction == "downstream":
+            derived = derived_by_node(answer)
+        rows.append(
+            Row(
+                f"columns_{direction}",
+                "2. Columns",
+                _columns_what(target, direction, columns[direction]),
+                columns[direction]["md_tokens"],
+                True,
+            )
+        )
+    report.checks["columns_within_budget"] = all(c["md_tokens"] <= budget for c in columns.values())
+    report.checks["columns_accounting_100"] = all(c["accounted"] for c in columns.values())
+    step(2, "columns", {"column": target, **columns})
+
+    # 3. Loops the pack and the column answer raise: direct consumers, then the biggest groups.
+    questions = raised_questions(pack, focal, derived, target)
     loop_ids = []
     for question in questions:
         loop_ids.append(
@@ -400,15 +541,15 @@ def scenario(repo: Repo, report: Report, counter: Any, select: str, budget: int)
     rows.append(
         Row(
             "loops_md",
-            "2. Loops",
+            "3. Loops",
             f"LOOPS.md with {len(loop_ids)} approved loops",
             counter.count(repo.read(".project/LOOPS.md")),
             False,
         )
     )
-    step(2, "loops", {"proposed": len(loop_ids), "approved": loop_ids})
+    step(3, "loops", {"proposed": len(loop_ids), "approved": loop_ids})
 
-    # 3. The user settles the first two; the rest stay open for GTD.
+    # 4. The user settles the first two; the rest stay open for GTD.
     decided = loop_ids[:DECISIONS]
     for loop_id, question in zip(decided, questions, strict=False):
         what, why = question.decision
@@ -416,19 +557,53 @@ def scenario(repo: Repo, report: Report, counter: Any, select: str, budget: int)
     rows.append(
         Row(
             "state_md",
-            "3. Decisions",
+            "4. Decisions",
             f"STATE.md with {len(decided)} decisions",
             counter.count(repo.read(".project/STATE.md")),
             False,
         )
     )
-    step(3, "decisions", {"decisions": len(decided), "closed_loops": decided})
+    step(4, "decisions", {"decisions": len(decided), "closed_loops": decided})
 
-    # The code change the PR is about: a new model at the new grain, a note on the focal model.
-    _change_code(repo, focal)
+    # 5. The code change the PR is about (a new model at the new grain, a note on the focal
+    # model), then its blast radius: what the branch changed, everything downstream, the
+    # exposures at the end. Recorded in the ledger, as an agent would.
+    _change_code(repo, model)
     repo.commit(f"Refactor {focal}: new grain model")
+    repo.decp(
+        "dbt",
+        "impact",
+        "--changed-since",
+        BASE_BRANCH,
+        "--budget",
+        str(budget),
+        "--out",
+        "target/impact.md",
+    )
+    impact_text = repo.read("target/impact.md")
+    impact_figures = _impact_figures(impact_text, focal)
+    impact_tokens = counter.count(impact_text)
+    rows.append(
+        Row(
+            "impact",
+            "5. Impact",
+            f"blast radius of the branch (`decp dbt impact --changed-since {BASE_BRANCH}`): "
+            f"{impact_figures['changed']} changed, {impact_figures['downstream']} downstream, "
+            f"{impact_figures['exposures']} exposures",
+            impact_tokens,
+            False,  # names the base commit's SHA
+        )
+    )
+    report.checks["impact_within_budget"] = impact_tokens <= budget
+    if model.in_root_project:
+        report.checks["impact_finds_the_change"] = impact_figures["focal_changed"]
+    else:  # dbt's state:modified, like decp's, reads the root project's files only
+        impact_figures["note"] = (
+            f"{focal} belongs to a package, not the root project: its change is not selected"
+        )
+    step(5, "impact", {"tokens": impact_tokens, **impact_figures})
 
-    # 4. End the session, then resume in a new one.
+    # 6. End the session, then resume in a new one.
     end = repo.decp(
         "session",
         "end",
@@ -440,6 +615,9 @@ def scenario(repo: Repo, report: Report, counter: Any, select: str, budget: int)
         f"Build {focal}__new_grain and run the proof-of-correctness queries",
         "--verified",
         f"decp dbt scope accounted for {accounting['percent']:g}% of {accounting['total']} nodes",
+        "--verified",
+        f"decp dbt impact --changed-since {BASE_BRANCH}: {impact_figures['changed']} changed, "
+        f"{impact_figures['downstream']} downstream, {impact_figures['exposures']} exposures",
         "--json",
     )
     summary_path = json.loads(end.stdout)["path"]
@@ -453,17 +631,17 @@ def scenario(repo: Repo, report: Report, counter: Any, select: str, budget: int)
     rows.append(
         Row(
             "session_summary",
-            "4. Handoff",
+            "6. Handoff",
             "session summary (`.project/sessions/…-1.md`)",
             counter.count(summary),
             False,
         )
     )
-    rows.append(Row("resume", "4. Resume", "resume pack (`decp resume`)", resume_tokens, False))
+    rows.append(Row("resume", "6. Resume", "resume pack (`decp resume`)", resume_tokens, False))
     rows.append(
         Row(
             "agents_protocol",
-            "4. Resume",
+            "6. Resume",
             "AGENTS.md + PROTOCOL.md (read once per session)",
             counter.count(agents) + counter.count(protocol),
             True,
@@ -472,7 +650,7 @@ def scenario(repo: Repo, report: Report, counter: Any, select: str, budget: int)
     rows.append(
         Row(
             "start_total",
-            "4. Resume",
+            "6. Resume",
             "what a fresh agent reads first: AGENTS.md + PROTOCOL.md + resume pack",
             start_tokens,
             False,
@@ -481,7 +659,7 @@ def scenario(repo: Repo, report: Report, counter: Any, select: str, budget: int)
     report.checks["resume_within_1000"] = resume_tokens <= RESUME_CAP
     report.checks["start_within_3000"] = start_tokens <= START_CAP
     step(
-        4,
+        6,
         "handoff and resume",
         {
             "summary": summary_path,
@@ -491,31 +669,77 @@ def scenario(repo: Repo, report: Report, counter: Any, select: str, budget: int)
         },
     )
 
-    # 5. Export the open loops.
+    # 7. Export the open loops.
     export = json.loads(repo.decp("gtd", "export", "--to", "todotxt", "--json").stdout)
     todo = repo.read(".project/gtd/todo.txt")
     exported = sum(1 for line in todo.splitlines() if "id:LOOP-" in line)
     rows.append(
         Row(
-            "todo_txt", "5. GTD", f"todo.txt with {exported} open loops", counter.count(todo), False
+            "todo_txt", "7. GTD", f"todo.txt with {exported} open loops", counter.count(todo), False
         )
     )
     report.checks["open_loops_exported"] = exported == len(loop_ids) - len(decided)
-    step(5, "gtd export", {"exported": exported, "report": export})
+    step(7, "gtd export", {"exported": exported, "report": export})
     repo.commit("Session 2: loops exported")
 
-    # 6. The PR narrative.
+    # 8. The PR narrative.
     repo.decp("pr", "--out", "target/PR.md")
     pr = repo.read("target/PR.md")
-    rows.append(Row("pr", "6. PR", "PR narrative (`decp pr`)", counter.count(pr), False))
+    rows.append(Row("pr", "8. PR", "PR narrative (`decp pr`)", counter.count(pr), False))
     report.checks["pr_has_reasoning"] = all(
         f"DECISION-00{i}" in pr for i in range(1, len(decided) + 1)
     )
     step(
-        6,
+        8,
         "pr narrative",
         {"tokens": counter.count(pr), "decisions_in_pr": report.checks["pr_has_reasoning"]},
     )
+
+
+def _column_figures(answer: dict[str, Any], direction: str, md_tokens: int) -> dict[str, Any]:
+    """What a column answer found, from its JSON twin: columns, nodes, fidelity, unknowns."""
+    part = answer.get(direction) or {}
+    listed = part.get("columns") or []
+    fidelity: dict[str, int] = {}
+    for entry in listed:
+        fidelity[entry[2]] = fidelity.get(entry[2], 0) + 1
+    return {
+        "md_tokens": md_tokens,
+        "columns": part.get("total_columns", 0),
+        "nodes_listed": len({entry[1].rsplit(".", 1)[0] for entry in listed}),
+        "unknowns": part.get("total_unknowns", 0),
+        "exposures": part.get("total_exposures", 0),
+        "fidelity_listed": dict(sorted(fidelity.items())),
+        "listed": answer.get("listed"),
+        "total": answer.get("total"),
+        "accounted": answer.get("listed", 0) + part.get("not_listed", 0) == answer.get("total"),
+    }
+
+
+def _columns_what(target: str, direction: str, found: dict[str, Any]) -> str:
+    if direction == "downstream":
+        what = f"{found['columns']} columns derived from `{target}`, {found['exposures']} exposures"
+    else:
+        what = f"{found['columns']} columns feeding `{target}`"
+    unknowns = f", {found['unknowns']} unknown" if found["unknowns"] else ""
+    return f"`decp dbt columns --{direction}`: {what}{unknowns}"
+
+
+_IMPACT_HEAD = re.compile(r"^# dbt impact: (\d+) changed, (\d+) downstream, (\d+) exposures", re.M)
+
+
+def _impact_figures(text: str, focal: str) -> dict[str, Any]:
+    """The impact pack's own header: counts, and whether it names the focal model as changed."""
+    head = _IMPACT_HEAD.search(text)
+    changed_line = next((ln for ln in text.splitlines() if ln.startswith("- Changed:")), "")
+    counts = [int(n) for n in head.groups()] if head else [0, 0, 0]
+    return {
+        "changed": counts[0],
+        "downstream": counts[1],
+        "exposures": counts[2],
+        "focal_changed": f"`{focal}`" in changed_line,
+        "new_files": "Not in the manifest yet" in text,
+    }
 
 
 def _md_level(pack_md: str) -> int:
@@ -528,18 +752,10 @@ def _self_report(resume: str) -> int | None:
     return int(match.group(1).replace(",", "")) if match else None
 
 
-def _change_code(repo: Repo, focal: str) -> None:
-    manifest = json.loads(repo.read("target/manifest.json"))
-    focal_file = next(
-        (
-            n.get("original_file_path")
-            for n in manifest.get("nodes", {}).values()
-            if n.get("name") == focal and n.get("resource_type") == "model"
-        ),
-        None,
-    )
-    if focal_file and (repo.path / focal_file).is_file():
-        with (repo.path / focal_file).open("a", encoding="utf-8") as handle:
+def _change_code(repo: Repo, model: FocalModel) -> None:
+    focal = model.name
+    if model.path and (repo.path / model.path).is_file():
+        with (repo.path / model.path).open("a", encoding="utf-8") as handle:
             handle.write("\n-- grain change in progress: see DECISION-001 and DECISION-002\n")
     new_model = repo.path / "models" / "refactor" / f"{focal}__new_grain.sql"
     new_model.parent.mkdir(parents=True, exist_ok=True)
@@ -564,7 +780,8 @@ def markdown(report: Report) -> str:
     s, b = report.scenario, report.baseline
     mp = b.get("dbt_mp_tokens")
     lines = [
-        f"Scenario: `{s['select']}` on `{s['manifest']}` ({s['nodes']} lineage nodes), budget {s['budget']:,} tokens; "
+        f"Scenario: `{s['select']}` on `{s['manifest']}` ({s['nodes']} lineage nodes), "
+        f"column `{s['focal']}.{s.get('column')}`, budget {s['budget']:,} tokens per pack; "
         f"counted with `{s['encoding']}`.",
         "",
         "| Step | What is read | Tokens | Raw manifest ÷ this | dbt-mp ÷ this |",
@@ -620,18 +837,28 @@ def committed_figures(page: Path = DOCS_PAGE) -> dict[str, int]:
 # --- main ---------------------------------------------------------------------------------
 
 
-def validate(manifest: Path, select: str, budget: int, dbt_mp: str | None, work: Path) -> Report:
+def validate(
+    manifest: Path,
+    select: str,
+    budget: int,
+    dbt_mp: str | None,
+    work: Path,
+    column: str | None = None,
+) -> Report:
     from decp.core.tokens import get_counter
 
     counter = get_counter("o200k_base")  # decp's default encoding; offline it resolves to cl100k
     text = read_manifest(manifest)
     is_example = manifest.resolve() == EXAMPLE_MANIFEST.resolve()
     project = "shop" if is_example else manifest.name.split(".")[0]
+    model = focal_model(json.loads(text), focal_of(select))
+    column = column or (EXAMPLE_COLUMN if is_example else default_column(model))
     report = Report(
         scenario={
             "manifest": manifest.name,
             "select": select,
-            "focal": focal_of(select),
+            "focal": model.name,
+            "column": column,
             "budget": budget,
             "encoding": counter.label,
             "project": project,
@@ -653,8 +880,8 @@ def validate(manifest: Path, select: str, budget: int, dbt_mp: str | None, work:
             f"not found at {dbt_mp}" if dbt_mp else "not available (pass --dbt-mp PATH)"
         )
     try:
-        repo = prepare(work, text, project, generate_example=is_example)
-        scenario(repo, report, counter, select, budget)
+        repo = prepare(work, text, project, generate_example=is_example, focal=model)
+        scenario(repo, report, counter, select, budget, column, model)
         report.scenario["nodes"] = report.steps[0]["figures"]["nodes"]
     except (StepFailed, subprocess.CalledProcessError, KeyError, json.JSONDecodeError) as exc:
         report.error = f"{type(exc).__name__}: {exc}"
@@ -679,8 +906,12 @@ def main(argv: list[str] | None = None) -> int:
         help=f"dbt selector of the refactor (default: {EXAMPLE_SELECT} on the example)",
     )
     parser.add_argument(
-        "--budget", type=int, default=BUDGET, help="token budget of the lineage pack"
+        "--column",
+        default=None,
+        help=f"the focal column of the column question (default: {EXAMPLE_COLUMN} on the "
+        "example, else the focal model's first documented measure)",
     )
+    parser.add_argument("--budget", type=int, default=BUDGET, help="token budget of every pack")
     parser.add_argument(
         "--dbt-mp",
         default=os.environ.get("DECP_DBT_MP") or shutil.which("dbt-mp"),
@@ -706,7 +937,7 @@ def main(argv: list[str] | None = None) -> int:
 
     work = Path(tempfile.mkdtemp(prefix="decp-validate-"))
     try:
-        report = validate(args.manifest, select, args.budget, args.dbt_mp, work)
+        report = validate(args.manifest, select, args.budget, args.dbt_mp, work, args.column)
     finally:
         if args.keep:
             print(f"temp repo kept: {work}", file=sys.stderr)

@@ -23,7 +23,16 @@ DOCS_PAGE = REPO_ROOT / "docs" / "reference" / "worked-example.md"
 BUDGET = 4000
 RESUME_CAP = 1000
 START_CAP = 3000
-STEPS = ["scope", "loops", "decisions", "handoff and resume", "gtd export", "pr narrative"]
+STEPS = [
+    "scope",
+    "columns",
+    "loops",
+    "decisions",
+    "impact",
+    "handoff and resume",
+    "gtd export",
+    "pr narrative",
+]
 # Figures fixed by the inputs alone: they must match exactly.
 EXACT = {"raw_manifest", "nodes", "dbt_mp", "agents_protocol"}
 # The packs are byte-stable (deterministic order, pinned tokenizer): they must match exactly.
@@ -59,12 +68,20 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return data
 
 
-def check_scenario(data: dict[str, Any], focal: str) -> None:
+def figures_of(data: dict[str, Any], step: str) -> dict[str, Any]:
+    return next(s["figures"] for s in data["steps"] if s["name"] == step)
+
+
+def commands_of(data: dict[str, Any], step: str) -> list[str]:
+    return next(s["commands"] for s in data["steps"] if s["name"] == step)
+
+
+def check_scenario(data: dict[str, Any], focal: str, column: str) -> None:
     assert data["ok"] and data["error"] is None
     assert [s["name"] for s in data["steps"]] == STEPS
     assert all(s["ok"] and s["commands"] for s in data["steps"])
-    scope = data["steps"][0]["figures"]
-    assert data["scenario"]["focal"] == focal
+    scope = figures_of(data, "scope")
+    assert data["scenario"]["focal"] == focal and data["scenario"]["column"] == column
     assert scope["nodes"] >= 200, "the worked example needs a 200+ node lineage"
     assert scope["md_tokens"] <= BUDGET and scope["json_tokens_reported"] <= BUDGET
     accounting = scope["accounting"]
@@ -77,22 +94,59 @@ def check_scenario(data: dict[str, Any], focal: str) -> None:
     assert figures["pack_md"] * 100 < figures["raw_manifest"], (
         "the pack should be <1% of the manifest"
     )
-    loops, decisions = data["steps"][1]["figures"], data["steps"][2]["figures"]
+    # the column question: both directions within budget, every entry counted
+    columns = figures_of(data, "columns")
+    assert columns["column"] == f"{focal}.{column}"
+    for direction in ("downstream", "upstream"):
+        answer = columns[direction]
+        assert answer["md_tokens"] <= BUDGET and answer["accounted"], (direction, answer)
+    assert columns["downstream"]["columns"] + columns["downstream"]["unknowns"] > 0
+    assert any(
+        f"decp dbt columns {focal}.{column} --downstream" in c for c in commands_of(data, "columns")
+    )
+    # the blast radius of the branch names the changed focal model and fits the budget
+    impact = figures_of(data, "impact")
+    assert impact["tokens"] <= BUDGET and impact["new_files"], impact
+    if "note" in impact:  # a package's model: dbt's state:modified reads root files only
+        assert "belongs to a package" in impact["note"] and not impact["focal_changed"]
+        assert "impact_finds_the_change" not in data["checks"]
+    else:
+        assert impact["focal_changed"] and impact["changed"] >= 1 and impact["downstream"] > 0
+        assert data["checks"]["impact_finds_the_change"]
+    loops, decisions = figures_of(data, "loops"), figures_of(data, "decisions")
     assert loops["proposed"] >= 3 and decisions["decisions"] == 2
-    assert data["steps"][4]["figures"]["exported"] == loops["proposed"] - decisions["decisions"]
-    assert data["steps"][5]["figures"]["decisions_in_pr"]
+    assert figures_of(data, "gtd export")["exported"] == loops["proposed"] - decisions["decisions"]
+    assert figures_of(data, "pr narrative")["decisions_in_pr"]
     assert all(data["checks"].values()), data["checks"]
     encoding = data["scenario"]["encoding"]
     assert encoding.startswith(("o200k_base", "cl100k_base")), encoding
 
 
 def test_the_worked_example_runs_within_its_budgets(example: dict[str, Any]) -> None:
-    check_scenario(example, "fct_orders")
+    check_scenario(example, "fct_orders", "net_revenue_usd")
     assert example["scenario"]["manifest"] == "shop_260.manifest.json.gz"
 
 
+def test_the_column_answers_feed_the_loops_and_impact_reaches_the_dashboards(
+    example: dict[str, Any],
+) -> None:
+    """The example's known shape: fct_orders.net_revenue_usd reaches 3 dashboards, and is
+    computed from the line-level net amount; the first loop names the derived column."""
+    columns = figures_of(example, "columns")
+    assert columns["downstream"]["exposures"] == 3 and columns["downstream"]["unknowns"] == 0
+    assert columns["upstream"]["columns"] >= 1 and columns["upstream"]["exposures"] == 0
+    impact = figures_of(example, "impact")
+    assert (impact["changed"], impact["exposures"]) == (1, 3)
+    first_loop = commands_of(example, "loops")[0]
+    assert "dim_accounts.lifetime_net_revenue_usd derive from fct_orders.net_revenue_usd" in (
+        first_loop
+    )
+    session_end = commands_of(example, "handoff and resume")[0]
+    assert "--verified 'decp dbt impact --changed-since main: 1 changed," in session_end
+
+
 def test_the_resume_pack_states_its_own_size_truthfully(example: dict[str, Any]) -> None:
-    handoff = example["steps"][3]["figures"]
+    handoff = figures_of(example, "handoff and resume")
     assert handoff["resume_self_report"] is not None
     assert abs(handoff["resume_self_report"] - handoff["resume_tokens"]) <= 5
 
@@ -129,7 +183,8 @@ def test_the_tuva_manifest_runs_the_same_scenario(shared_fixtures: Path, tmp_pat
     assert proc.returncode == 0, (
         f"validate_refactor.py failed on tuva:\n{proc.stdout}\n{proc.stderr}"
     )
-    check_scenario(data, "dialysis__encounter_grain")
+    # no --column: the focal model's first documented measure
+    check_scenario(data, "dialysis__encounter_grain", "total_paid_amount")
 
 
 @pytest.mark.parametrize(
@@ -166,3 +221,32 @@ def test_a_failing_step_fails_the_run_and_names_the_command(tmp_path: Path) -> N
     assert proc.returncode == 1
     assert "decp dbt scope" in proc.stderr
     assert data["ok"] is False and data["error"] and not data["steps"]
+
+
+def test_a_column_the_model_lacks_fails_at_the_column_step(tmp_path: Path) -> None:
+    """decp's own one-line error (with its did-you-mean) reaches the user, exit 1."""
+    manifest = REPO_ROOT / "examples" / "manifests" / "shop.manifest.json.gz"
+    proc, data = run_script(
+        tmp_path, "--manifest", str(manifest), "--select", "+fct_orders+", "--column", "net_revnue"
+    )
+    assert proc.returncode == 1
+    assert "decp dbt columns fct_orders.net_revnue --downstream" in proc.stderr
+    assert "fct_orders has no column 'net_revnue'" in proc.stderr
+    assert [s["name"] for s in data["steps"]] == ["scope"]
+
+
+@pytest.mark.parametrize(
+    ("columns", "expected"),
+    [
+        (("order_id", "net_revenue_usd", "gross_revenue_usd"), "net_revenue_usd"),
+        (("encounter_id", "claim_count", "total_paid_amount"), "claim_count"),
+        (("encounter_id", "discounted", "total_paid_amount"), "total_paid_amount"),
+        (("order_id", "status"), "order_id"),  # no measure: the first column
+        ((), None),  # nothing documented: the script asks for --column
+    ],
+)
+def test_the_default_column_is_the_first_documented_measure(
+    columns: tuple[str, ...], expected: str | None
+) -> None:
+    model = validate_refactor.FocalModel("m", None, None, columns)
+    assert validate_refactor.default_column(model) == expected
