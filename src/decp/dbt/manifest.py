@@ -21,9 +21,9 @@ import json
 import re
 import zlib
 from collections.abc import Callable
-from json.decoder import scanstring
+from json.decoder import scanstring  # type: ignore[attr-defined]  # C scanner, untyped
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from decp.core.errors import DataError
 
@@ -31,7 +31,8 @@ GZIP_MAGIC = b"\x1f\x8b"
 WANTED_KEYS = frozenset({"metadata", "nodes", "sources", "exposures"})
 # Hooks are manifest nodes but not lineage: dbt never selects them by graph.
 SKIPPED_TYPES = frozenset({"operation"})
-_ws = re.compile(r"[ \t\n\r]*").match
+# Always matches (possibly empty), so callers take `.end()` directly.
+_ws = cast(Callable[[str, int], re.Match[str]], re.compile(r"[ \t\n\r]*").match)
 _DECODER = json.JSONDecoder()
 MANIFEST_FIX = (
     "pass a dbt manifest.json (run `dbt parse` or `dbt compile`; it lands in target/manifest.json)."
@@ -196,7 +197,8 @@ def parse_manifest(text: str, path: Path) -> ManifestData:
     parents: dict[str, list[str]] = {}
     meta: dict[str, str] = {}
     seen: set[str] = set()
-    share = {}.setdefault  # one object per distinct string: smaller cache, faster load
+    interned: dict[str, str] = {}
+    share = interned.setdefault  # one object per distinct string: smaller cache, faster load
 
     def add(uid: str, raw: Any, section: str) -> None:
         if not isinstance(raw, dict):
