@@ -220,23 +220,11 @@ def all_cases() -> list[tuple[str, str, list[str]]]:
 
 # Cases that still print a traceback, in modules owned by other helpers
 # (fixed at integration). "*" matches every command of the scenario.
-_LEDGER = "decp.context.ledger._parse_tokens: int('²') raises ValueError (a Tokens cell of ²)"
 KNOWN: dict[tuple[str, str], str] = {
-    ("context-superscript", case): _LEDGER
-    for case in (
-        "context budget",
-        "context exclude",
-        "context load",
-        "context scope",
-        "context unload",
-        "dbt impact",
-        "resume",
-        "session end",
-    )
+    ("manifest-deep", "dbt columns"): (
+        "decp.dbt.columns._read_json: json.loads of a 200k-deep manifest raises RecursionError"
+    ),
 }
-KNOWN[("manifest-deep", "dbt columns")] = (
-    "decp.dbt.columns._read_json: json.loads of a 200k-deep manifest raises RecursionError"
-)
 
 
 def _known(scenario: str, case_id: str) -> str | None:
