@@ -97,6 +97,37 @@ def test_pr_out_writes_the_markdown(feature_repo, run_decp, tmp_path) -> None:
     assert target.read_text(encoding="utf-8") == printed
 
 
+def test_pr_names_the_impact_command_for_its_base(feature_repo, run_decp) -> None:
+    """A dbt project's narrative gives the reviewer the blast-radius command for its range."""
+    project = feature_repo
+    base = git(project, "rev-parse", "main").strip()
+    data = json.loads(run_decp("pr", "--json", cwd=project).stdout)
+    command = f"decp dbt impact --changed-since {base[:10]}"
+    assert data["impact_command"] == command
+    line = f"Blast radius, for review: `{command}` (what changed, all downstream, exposures)."
+    md = data["markdown"].splitlines()
+    assert line in md
+    assert md.index(line) < md.index("## Loops closed")  # part of "What changed"
+    # --since moves the base the command compares with
+    since_head = json.loads(run_decp("pr", "--since", "HEAD", "--json", cwd=project).stdout)
+    head = git(project, "rev-parse", "HEAD").strip()
+    assert since_head["impact_command"] == f"decp dbt impact --changed-since {head[:10]}"
+
+
+def test_pr_of_a_generic_project_does_not_mention_dbt_impact(tmp_path, run_decp) -> None:
+    root = tmp_path / "repo"
+    (root / ".project").mkdir(parents=True)
+    config = MINIMAL_CONFIG.replace('type = "dbt"', 'type = "generic"')
+    assert config != MINIMAL_CONFIG
+    (root / ".project" / "decp.toml").write_text(config, encoding="utf-8")
+    init_repo(root)
+    _feature_work(root, run_decp)
+    data = json.loads(run_decp("pr", "--json", cwd=root).stdout)
+    assert data["impact_command"] is None
+    assert "decp dbt impact" not in data["markdown"] and "Blast radius" not in data["markdown"]
+    assert "## What changed" in data["markdown"]
+
+
 def test_pr_since_an_explicit_ref_and_a_bad_one(feature_repo, run_decp) -> None:
     project = feature_repo
     same = json.loads(run_decp("pr", "--since", "HEAD", "--json", cwd=project).stdout)

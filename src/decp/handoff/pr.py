@@ -61,6 +61,8 @@ class Narrative:
     sessions: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # for stderr, one line each
     markdown: str = ""
+    # dbt projects: the blast-radius pack a reviewer runs for this range (base = range's sha)
+    impact_command: str | None = None
 
     def range_line(self) -> str:
         """One sentence naming the range, its base commit and the sessions it covers."""
@@ -92,6 +94,7 @@ class Narrative:
             "verified": self.verified,
             "sessions": self.sessions,
             "warnings": self.warnings,
+            "impact_command": self.impact_command,
             "markdown": self.markdown,
         }
 
@@ -251,6 +254,9 @@ def build_narrative(
         verified=checks,
         sessions=[s.name for s in sessions],
         warnings=warnings,
+        impact_command=f"decp dbt impact --changed-since {gitinfo.short(rng.sha)}"
+        if config.project_type == "dbt" and rng.sha
+        else None,
     )
     narrative.markdown = render(narrative)
     return narrative
@@ -300,6 +306,11 @@ def render(n: Narrative) -> str:
         names = ", ".join(f"`{name}`" for name in n.untracked[:20])
         more = f" and {len(n.untracked) - 20} more" if len(n.untracked) > 20 else ""
         out += ["", f"New files not yet in git (not in the stat): {names}{more}."]
+    if n.impact_command:
+        out += [
+            "",
+            f"Blast radius, for review: `{n.impact_command}` (what changed, all downstream, exposures).",
+        ]
     out += ["", "## Loops closed"]
     out += [
         f"- {x.id} ({x.status}) {x.title}: {x.outcome or 'no outcome recorded'}" for x in n.closed
