@@ -241,3 +241,23 @@ def test_state_commands_refuse_a_conflicted_file(project: Path, run_decp) -> Non
         assert "STATE.md:2:" in result.stderr and "resolve the merge first" in result.stderr
         assert "Traceback" not in result.stderr
     assert path.read_text(encoding="utf-8") == text
+
+
+def test_fields_go_after_the_intro_and_before_its_blank_lines() -> None:
+    doc = parse_state("# State\nintro\n\n\n## Decisions\n", P)
+    doc.set("blocker", "waiting")  # the alias
+    doc.set("goal", "g")
+    assert doc.render() == "# State\nintro\n- blockers: waiting\n- goal: g\n\n\n## Decisions\n"
+    assert doc.fields["blockers"] == "waiting"
+
+
+def test_an_empty_decision_names_the_command() -> None:
+    from decp.core.errors import UsageError
+
+    doc = parse_state("", P)
+    with pytest.raises(UsageError) as info:
+        doc.add_decision(" \u2028 ", "why")
+    assert info.value.fix == 'decp decision add "WHAT" --why "WHY"'
+    with pytest.raises(UsageError) as info:
+        doc.add_decision("what", "\x0c")
+    assert "a decision needs its why" in info.value.message

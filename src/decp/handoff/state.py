@@ -178,7 +178,6 @@ class StateDoc:
         self.decision_span: dict[str, tuple[int, int]] = {}
         self.decisions_heading: int | None = None
         self.mark_line: int | None = None
-        self.mark_number = 1
         self.top_end = len(self.lines)  # first `## ` heading
         section = "top"
         current: str | None = None
@@ -287,7 +286,7 @@ class StateDoc:
         value can never start a line of its own.
         """
         key = canonical_key(key)
-        parts = [one_line(x) for x in value.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
+        parts = [one_line(x) for x in value.replace("\r", "\n").split("\n")]
         parts = [x for x in parts if x]
         first, more = (parts[0], parts[1:]) if parts else ("", [])
         new = [f"- {key}: {first}{self.nl}" if first else f"- {key}:{self.nl}"]
