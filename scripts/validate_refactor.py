@@ -28,7 +28,7 @@ docs/reference/worked-example.md (between its figures markers). Exit 1 when a st
 limit is broken: a lineage under 200 nodes (the scenario's premise), a pack (scope, columns,
 impact) over budget, accounting under 100%, an impact pack that misses the changed focal model,
 a resume pack over 1,000 tokens, AGENTS.md + PROTOCOL.md + resume pack over 3,000, open loops
-not exported, decisions missing from the PR narrative.
+not exported, decisions (or the impact command) missing from the PR narrative.
 """
 
 from __future__ import annotations
@@ -462,7 +462,7 @@ def scenario(
             "1. Scope",
             f"the same pack as JSON (level {pack['level']})",
             json_tokens,
-            True,
+            False,  # holds the manifest's absolute path, i.e. the temp dir's random name
         )
     )
     accounting = pack["accounting"]
@@ -689,10 +689,16 @@ def scenario(
     report.checks["pr_has_reasoning"] = all(
         f"DECISION-00{i}" in pr for i in range(1, len(decided) + 1)
     )
+    # decp pr hands the reviewer the blast-radius command for the PR's base
+    report.checks["pr_names_impact"] = "`decp dbt impact --changed-since " in pr
     step(
         8,
         "pr narrative",
-        {"tokens": counter.count(pr), "decisions_in_pr": report.checks["pr_has_reasoning"]},
+        {
+            "tokens": counter.count(pr),
+            "decisions_in_pr": report.checks["pr_has_reasoning"],
+            "impact_in_pr": report.checks["pr_names_impact"],
+        },
     )
 
 

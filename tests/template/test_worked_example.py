@@ -117,6 +117,7 @@ def check_scenario(data: dict[str, Any], focal: str, column: str) -> None:
     assert loops["proposed"] >= 3 and decisions["decisions"] == 2
     assert figures_of(data, "gtd export")["exported"] == loops["proposed"] - decisions["decisions"]
     assert figures_of(data, "pr narrative")["decisions_in_pr"]
+    assert figures_of(data, "pr narrative")["impact_in_pr"]
     assert all(data["checks"].values()), data["checks"]
     encoding = data["scenario"]["encoding"]
     assert encoding.startswith(("o200k_base", "cl100k_base")), encoding
