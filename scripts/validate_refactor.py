@@ -597,7 +597,7 @@ def scenario(
     report.checks["impact_within_budget"] = impact_tokens <= budget
     if model.in_root_project:
         report.checks["impact_finds_the_change"] = impact_figures["focal_changed"]
-    else:  # dbt's state:modified, like decp's, reads the root project's files only
+    else:  # decp compares the root project's files only; a package is not in the repo's diff
         impact_figures["note"] = (
             f"{focal} belongs to a package, not the root project: its change is not selected"
         )

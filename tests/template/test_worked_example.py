@@ -107,7 +107,7 @@ def check_scenario(data: dict[str, Any], focal: str, column: str) -> None:
     # the blast radius of the branch names the changed focal model and fits the budget
     impact = figures_of(data, "impact")
     assert impact["tokens"] <= BUDGET and impact["new_files"], impact
-    if "note" in impact:  # a package's model: dbt's state:modified reads root files only
+    if "note" in impact:  # a package's model: decp compares the root project's files only
         assert "belongs to a package" in impact["note"] and not impact["focal_changed"]
         assert "impact_finds_the_change" not in data["checks"]
     else:
