@@ -103,6 +103,7 @@ class Config:
     dbt_project_dir: str
     dbt_manifest: str
     gtd: dict[str, Any] = field(default_factory=dict)
+    dbt_map_share: float = 0.6  # parse_config fills it from decp.toml or defaults.yml
 
     @property
     def project_dir(self) -> Path:
@@ -289,6 +290,13 @@ def parse_config(text: str, path: Path, root: Path) -> Config:
                 path=path,
                 fix=f"set `{key} = {defaults()[key]}` under [budget].",
             )
+    map_share = _typed(dbt, "map_share", float, _default("dbt_map_share"), path, "dbt")
+    if not 0 < map_share <= 1:
+        raise DataError(
+            f"dbt.map_share must be a fraction in (0, 1], got {map_share}.",
+            path=path,
+            fix=f"set `map_share = {defaults()['dbt_map_share']}` under [dbt].",
+        )
     agents = project.get("agents", [])
     if not isinstance(agents, list) or not all(isinstance(a, str) for a in agents):
         raise DataError(
@@ -324,6 +332,7 @@ def parse_config(text: str, path: Path, root: Path) -> Config:
         dbt_project_dir=_typed(dbt, "project_dir", str, ".", path, "dbt"),
         dbt_manifest=_typed(dbt, "manifest", str, "target/manifest.json", path, "dbt"),
         gtd={**gtd, "backend": gtd_backend},
+        dbt_map_share=map_share,
     )
 
 

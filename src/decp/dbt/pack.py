@@ -31,7 +31,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from decp.core.errors import DataError, UsageError
+from decp.core.errors import UsageError
 from decp.dbt.analysis import Analysis
 from decp.dbt.commands import Commands, intersect
 from decp.dbt.content import Pack
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from decp.dbt.catalog import Catalog
 
 LEVELS = (0, 1, 2)
-MAP_SHARE = 0.6  # auto: the whole level-0 map is named when it fits in this share
+MAP_SHARE = 0.6  # outside a stamped repo; decp.toml's [dbt] map_share (defaults.yml) wins
 DETAIL_SHARE = 0.5  # neighbours' details may use at most this share of the budget
 TOKENS_PER_GROUP = 200  # budget per group when choosing how finely to group
 GROUP_SHARE = 0.35  # auto, map incomplete: header and groups use at most this share of it
@@ -536,28 +536,8 @@ def build_pack(
 
 
 def map_share_from(config: Config | None) -> float:
-    """`[dbt] map_share` of decp.toml (a fraction in (0, 1]), else MAP_SHARE."""
-    if config is None:
-        return MAP_SHARE
-    value: Any = getattr(config, "dbt_map_share", None)
-    if value is None:
-        import tomllib
-
-        try:
-            data = tomllib.loads(config.config_path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-            return MAP_SHARE  # load_config already reported a broken file
-        table = data.get("dbt")
-        value = table.get("map_share") if isinstance(table, dict) else None
-        if value is None:
-            return MAP_SHARE
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 < value <= 1:
-        raise DataError(
-            f"dbt.map_share must be a fraction in (0, 1], got {value!r}.",
-            path=config.config_path,
-            fix=f"set `map_share = {MAP_SHARE}` under [dbt].",
-        )
-    return float(value)
+    """`[dbt] map_share` of decp.toml (validated when the config is read), else the default."""
+    return config.dbt_map_share if config is not None else MAP_SHARE
 
 
 # --- exact counts without the tokenizer ---------------------------------------------------
