@@ -220,11 +220,7 @@ def all_cases() -> list[tuple[str, str, list[str]]]:
 
 # Cases that still print a traceback, in modules owned by other helpers
 # (fixed at integration). "*" matches every command of the scenario.
-KNOWN: dict[tuple[str, str], str] = {
-    ("manifest-deep", "dbt columns"): (
-        "decp.dbt.columns._read_json: json.loads of a 200k-deep manifest raises RecursionError"
-    ),
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 def _known(scenario: str, case_id: str) -> str | None:

@@ -152,6 +152,12 @@ def _read_json(path: Path) -> dict[str, Any]:
             line=exc.lineno,
             fix="regenerate it with dbt.",
         ) from exc
+    except RecursionError as exc:  # nesting no dbt manifest has; json recurses per level
+        raise DataError(
+            "JSON nested too deeply to be a dbt manifest.",
+            path=path,
+            fix="regenerate it with dbt (`dbt parse`).",
+        ) from exc
     if not isinstance(data, dict) or not isinstance(data.get("nodes"), dict):
         raise DataError(
             'no "nodes" object: this JSON is not a dbt manifest.',
