@@ -374,13 +374,13 @@ import sys
 from pathlib import Path
 from decp.dbt import scope
 result = scope("orders", manifest=Path(sys.argv[1]), budget=4000, level="2", use_cache=False)
-print(sorted(result.pack.redactions), "detect_secrets" in sys.modules)
+print(sorted(result.pack.redactions), "decp.core.secrets" in sys.modules)
 sys.stdout.write(result.text)
 """
 
 
 def test_redaction_verdicts_persist_without_the_secret(tmp_path: Path) -> None:
-    """A second process reuses the verdicts: same redacted pack, detectors never loaded."""
+    """A second process reuses the verdicts: same redacted pack, the scanner never imported."""
     import os
     import subprocess
     import sys

@@ -300,11 +300,14 @@ def build(
         from decp.dbt.impact import FlaggedCommands
 
         commands = FlaggedCommands(select, exclude, manifest_flag, budget, flags)
+    from decp.dbt.catalog import catalog_beside
+
     return build_pack(
         analyse(graph, selection),
         select=select,
         exclude=exclude,
-        manifest=str(manifest),
+        manifest=_shown_path(manifest, config),
+        catalog=catalog_beside(manifest),
         budget=budget,
         level=level,
         fmt=fmt,
@@ -313,6 +316,17 @@ def build(
         map_share=map_share_from(config),
         task_budget=config.budget.task_budget if config else None,
     )
+
+
+def _shown_path(manifest: Path, config: Config | None) -> str:
+    """The manifest as a pack names it: repo-relative when inside the repo, so packs are the
+    same on every machine and no home directory enters the agent's context."""
+    if config is not None:
+        try:
+            return manifest.resolve().relative_to(config.root.resolve()).as_posix()
+        except ValueError:
+            pass
+    return str(manifest)
 
 
 def _empty(graph: Graph, selection: object, select: str, manifest: Path, compared: str) -> None:
