@@ -44,6 +44,7 @@ class Report:
     root: Path | None
     findings: list[Finding] = field(default_factory=list)
     fixed: list[str] = field(default_factory=list)
+    unreadable: set[str] = field(default_factory=set)  # data files already reported broken
 
     def add(self, level: str, what: str, fix: str = "") -> None:
         self.findings.append(Finding(level, what, fix))
@@ -82,9 +83,11 @@ def _check_data_file(path: Path, shown: str, report: Report) -> None:
         text = read_text(path)
     except DecpError as exc:
         report.add("fail", exc.one_line())
+        report.unreadable.add(path.name)
         return
     marker = conflict_marker_line(text)
     if marker is not None:
+        report.unreadable.add(path.name)
         report.add(
             "fail",
             f"{shown}:{marker} holds git merge conflict markers",
@@ -248,7 +251,80 @@ def diagnose(root: Path | None = None, *, fix: bool = False) -> Report:
     )
     _check_agents(config, report, fix)
     _check_chat(config, report)
+    _check_ids(config, report, fix)
+    if config.project_type == "dbt":
+        try:
+            _check_dbt(config, report, fix)
+        except DecpError as exc:  # an unreadable manifest or a path outside the repo
+            report.add("fail", exc.one_line())
     return report
+
+
+def _check_ids(config: Config, report: Report, fix: bool) -> None:
+    """After a union merge two branches' loops (or decisions) may share an id."""
+    from decp.handoff.ids import find_duplicates, renumber_duplicates
+
+    if report.unreadable & {"LOOPS.md", "STATE.md"}:
+        return  # already reported: ids can be checked once the file reads
+    try:
+        duplicates = find_duplicates(config)
+        if duplicates and fix:
+            moved = renumber_duplicates(config)
+            for old, new in moved.items():
+                report.fixed.append(f"renumbered {old} -> {new}")
+            shown = ", ".join(f"{old} -> {new}" for old, new in moved.items())
+            report.add("ok", f"duplicate ids renumbered (the later one of each): {shown}")
+            return
+    except DecpError as exc:
+        report.add("fail", exc.one_line())
+        return
+    for dup in duplicates:
+        report.add(
+            "fail",
+            f"{dup.id} is defined {len(dup.occurrences)} times "
+            f"({', '.join(f'{o.path.name}:{o.line}' for o in dup.occurrences)}), "
+            "as after two branches merged",
+            "run `decp doctor --fix` to renumber the later one and move its references",
+        )
+    if not duplicates:
+        report.add("ok", "loop and decision ids are unique")
+
+
+def _check_dbt(config: Config, report: Report, fix: bool) -> None:
+    """The dbt project is where decp.toml says, and its manifest matches the files."""
+    from decp.dbt.changes import stale_manifest_warning
+    from decp.dbt.project import find_dbt_project, find_dbt_projects, write_project_dir
+
+    project_file = config.root / config.dbt_project_dir / "dbt_project.yml"
+    if not project_file.is_file():
+        found = find_dbt_project(config.root)
+        if found is not None and fix:
+            write_project_dir(config, found)
+            report.fixed.append(f"[dbt] project_dir = {found!r}")
+            report.add("ok", f"[dbt] project_dir set to {found!r} (dbt_project.yml found there)")
+            return
+        where = find_dbt_projects(config.root)
+        seen = f"found in: {', '.join(where)}" if where else "none found in the repo"
+        report.add(
+            "fail" if where else "warn",
+            f"no dbt_project.yml in [dbt] project_dir = {config.dbt_project_dir!r} ({seen})",
+            "run `decp doctor --fix`"
+            if found
+            else 'set [dbt] project_dir = "FOLDER" in .project/decp.toml',
+        )
+        return
+    if not config.manifest_path.is_file():
+        report.add(
+            "warn",
+            f"no manifest at {config.manifest_path.relative_to(config.root)}",
+            f"run `dbt parse` in {config.dbt_project_dir}",
+        )
+        return
+    warning = stale_manifest_warning(config)
+    if warning:
+        report.add("warn", warning)
+    else:
+        report.add("ok", "the dbt manifest matches the project files")
 
 
 def report_dict(report: Report) -> dict[str, object]:

@@ -8,7 +8,9 @@ actually found, so the fix is one line of config rather than a guess.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -92,3 +94,43 @@ def manifest_missing(config: Config, manifest: Path) -> DataError:
         else:
             fix = f"run `dbt parse` in {best} to write {config.dbt_manifest}."
     return DataError(f"manifest not found ({used}); {where}.", path=manifest, fix=fix)
+
+
+_TABLE_RE = re.compile(r"^[ \t]*\[([^\]]+)\][ \t]*(?:#.*)?$")
+_PROJECT_DIR_RE = re.compile(r"^[ \t]*project_dir[ \t]*=")
+
+
+def write_project_dir(config: Config, folder: str) -> None:
+    """Set `[dbt] project_dir` in decp.toml to `folder`, touching no other line.
+
+    For `decp doctor --fix`: replaces the key's line inside [dbt], or adds it right
+    under the [dbt] header, or appends a [dbt] table when there is none.
+    """
+    from decp.core.fsio import atomic_write, locked, read_text
+
+    path = config.config_path
+    setting = f"project_dir = {json.dumps(folder)}"
+    with locked(path):
+        text = read_text(path)
+        newline = "\r\n" if "\r\n" in text else "\n"
+        lines = text.split(newline)
+        table = None
+        header_at = None
+        for i, line in enumerate(lines):
+            match = _TABLE_RE.match(line)
+            if match:
+                table = match.group(1).strip()
+                if table == "dbt":
+                    header_at = i
+                continue
+            if table == "dbt" and _PROJECT_DIR_RE.match(line):
+                lines[i] = setting
+                break
+        else:
+            if header_at is not None:
+                lines.insert(header_at + 1, setting)
+            else:
+                while lines and lines[-1] == "":
+                    lines.pop()
+                lines += ["", "[dbt]", setting, ""]
+        atomic_write(path, newline.join(lines))
