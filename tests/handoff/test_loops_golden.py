@@ -200,3 +200,60 @@ def test_loop_to_dict_lists_every_dataclass_field() -> None:
     loop = Loop(id="LOOP-001", status="open", title="t")
     assert list(loop.to_dict()) == [f.name for f in dataclasses.fields(Loop)]
     assert os.environ["DECP_NOW"] == NOW
+
+
+def test_exact_messages_name_the_fix() -> None:
+    with pytest.raises(DataError) as info:
+        LoopBook(P, "### LOOP-001 (open) a\n\n### LOOP-001 (open) b\n")
+    assert str(info.value) == (
+        "LOOPS.md:3: duplicate id LOOP-001 (first at line 1); two branches each took it "
+        "(a merge). Fix: run `decp doctor --fix`: it renumbers the later one and its references."
+    )
+    book = LoopBook(P, "")
+    with pytest.raises(UsageError) as usage:
+        book.get("7")
+    assert str(usage.value) == (
+        "no loop LOOP-007 in LOOPS.md. Fix: `decp loop list --status all` shows every id."
+    )
+    with pytest.raises(UsageError) as usage:
+        book.new_loop(" \u2028 ")
+    assert usage.value.fix == 'e.g. decp loop propose "Is X safe?"'
+    loop = book.new_loop("t")
+    object.__setattr__(loop, "title", "")
+    with pytest.raises(UsageError) as usage:
+        book.render()
+    assert str(usage.value) == "LOOP-001 has an empty title. Fix: give it a short title."
+
+
+def test_statuses_split_into_active_and_done() -> None:
+    from decp.handoff.loops import ACTIVE_STATUSES, DONE_STATUSES, STATUSES
+
+    assert DONE_STATUSES == ("closed", "rejected")
+    assert set(ACTIVE_STATUSES) | set(DONE_STATUSES) == set(STATUSES)
+    assert not set(ACTIVE_STATUSES) & set(DONE_STATUSES)
+
+
+def test_tags_continue_on_indented_lines_and_bodies_keep_their_own_text() -> None:
+    book = LoopBook(P, "### LOOP-001 (open) t\n- tags: a,\n  b, c\n- source:  x   y \n")
+    loop = book.get("1")
+    assert loop.tags == ["a", "b", "c"] and loop.source == "x y"
+    loop.body = "  keep  inner   spaces \n"
+    assert loop.body == "keep  inner   spaces"
+
+
+def test_a_new_loop_after_a_line_without_a_blank_gets_exactly_one_blank_line() -> None:
+    book = LoopBook(P, "# Loops\n<!-- next-id: LOOP-001 -->\nnotes\n")
+    book.new_loop("t")
+    assert book.render() == (
+        f"# Loops\n<!-- next-id: LOOP-002 -->\nnotes\n\n### LOOP-001 (proposed) t\n"
+        f"- created: {NOW}\n- updated: {NOW}\n"
+    )
+    crlf = LoopBook(P, "# Loops\r\n\r\n<!-- next-id: LOOP-001 -->\r\n\r\n")
+    crlf.new_loop("t")
+    assert crlf.render() == (
+        "# Loops\r\n\r\n<!-- next-id: LOOP-002 -->\r\n\r\n### LOOP-001 (proposed) t\r\n"
+        f"- created: {NOW}\r\n- updated: {NOW}\r\n"
+    )
+    no_end = LoopBook(P, "# Loops\nnotes")
+    no_end.new_loop("t")
+    assert no_end.render().startswith("# Loops\nnotes\n\n<!-- next-id: LOOP-002 -->")

@@ -64,7 +64,7 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 
 # Field lines in the order decp writes them; hand-written order is kept.
 FIELD_ORDER = ("source", "tags", "context", "outcome", "gtd", "created", "updated")
-_TEXT_FIELDS = ("body", "context", "source", "outcome", "gtd", "created", "updated")
+# One-line fields are flattened (every line break becomes a space).
 _SINGLE_LINE_FIELDS = ("source", "gtd", "created", "updated")
 # Field values that may span lines; they never hold a blank line, because a
 # blank line is what ends the fields and starts the body.
@@ -163,7 +163,7 @@ class Loop:
             value = normalize_title(value)
         elif name in _MULTI_LINE_FIELDS:
             value = normalize_field_text(value)
-        elif name in _TEXT_FIELDS:
+        elif name == "body":
             value = normalize_text(value)
         elif name == "tags":
             value = list(value)
