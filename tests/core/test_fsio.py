@@ -38,6 +38,7 @@ def test_permission_errors_name_the_file(tmp_path: Path, monkeypatch: pytest.Mon
     def denied(self: Path) -> bytes:
         raise PermissionError(13, "Permission denied", str(self))
 
+    (tmp_path / "CONTEXT.md").write_text("x", encoding="utf-8")
     monkeypatch.setattr(Path, "read_bytes", denied)
     with pytest.raises(DataError) as caught:
         fsio.read_text(tmp_path / "CONTEXT.md")
@@ -148,3 +149,24 @@ def test_conflict_markers_are_found_with_their_line(text: str, line: int) -> Non
 )
 def test_conflict_marker_near_misses(text: str) -> None:
     assert fsio.conflict_marker_line(text) is None
+
+
+def test_read_text_reads_only_regular_files_and_refuses_oversized_ones(tmp_path: Path) -> None:
+    """A FIFO would block every command forever; a runaway file would fill memory."""
+    import os
+
+    fifo = tmp_path / "LOOPS.md"
+    os.mkfifo(fifo)
+    with pytest.raises(DataError) as caught:
+        fsio.read_text(fifo)  # returns at once: a FIFO is never opened
+    assert caught.value.one_line() == (
+        f"{fifo}: not a regular file (a pipe, socket or device). "
+        "Fix: replace it with a plain text file named LOOPS.md."
+    )
+    big = tmp_path / "STATE.md"
+    big.write_bytes(b"x" * (2 * 2**20 + 1))
+    with pytest.raises(
+        DataError, match=r"STATE.md: 2 MB is too big for a decp file \(the limit is 2 MB\)"
+    ):
+        fsio.read_text(big, max_bytes=2 * 2**20)
+    assert fsio.read_text(big, max_bytes=2 * 2**20 + 1) == "x" * (2 * 2**20 + 1)  # near miss

@@ -26,6 +26,9 @@ from pathlib import Path
 from decp.core.errors import DataError
 
 LOCK_TIMEOUT_S = 30.0
+# Protocol files are small (10,000 open loops take ~2 MB): past this, refuse in milliseconds
+# rather than parse a runaway or hostile file into memory.
+MAX_TEXT_BYTES = 16 * 2**20
 PROJECT_DIR = ".project"  # mirrors config.PROJECT_DIR (core.config imports this module)
 
 # A git conflict marker: 7 of <, = or > at the start of a line (<, > then a label or nothing).
@@ -75,9 +78,32 @@ def _os_error(action: str, path: Path, exc: OSError) -> DataError:
     return DataError(f"cannot {action}: {os_reason(exc)}.", path=path, fix=fix)
 
 
-def read_text(path: Path) -> str:
-    """Read a UTF-8 text file, or raise a DataError that names the file and the cause."""
+def read_text(path: Path, *, max_bytes: int = MAX_TEXT_BYTES) -> str:
+    """Read a UTF-8 text file, or raise a DataError that names the file and the cause.
+
+    Only regular files are read (a FIFO would block forever, a device never end), and
+    only up to `max_bytes`.
+    """
+    import stat
+
     try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            if stat.S_ISDIR(info.st_mode):
+                raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+            raise DataError(
+                "not a regular file (a pipe, socket or device).",
+                path=path,
+                fix=f"replace it with a plain text file named {path.name}.",
+            )
+        if info.st_size > max_bytes:
+            raise DataError(
+                f"{info.st_size / 2**20:.0f} MB is too big for a decp file (the limit is "
+                f"{max_bytes / 2**20:.0f} MB); nothing was read.",
+                path=path,
+                fix="move closed loops or old entries into an archive file outside .project/, "
+                "or restore the file from git history if it grew by accident.",
+            )
         raw = path.read_bytes()
     except FileNotFoundError as exc:
         raise DataError(

@@ -28,7 +28,6 @@ from decp.handoff.loops import DONE_STATUSES, Loop, loops_path, parse_loops, rea
 from decp.handoff.session import (
     Summary,
     all_summaries,
-    refuse_oversized_memory,
     sessions_dir,
 )
 from decp.handoff.state import Decision, read_state
@@ -215,7 +214,6 @@ def build_narrative(
     verified: list[str] | None = None,
     problem: str = "",
 ) -> Narrative:
-    refuse_oversized_memory(config)
     summaries = all_summaries(config)
     rng = resolve_range(config, since)
     sessions = sessions_in_range(config, rng, summaries)

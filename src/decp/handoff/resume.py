@@ -22,7 +22,6 @@ from decp.handoff.session import (
     Summary,
     latest_summary,
     read_snapshot,
-    refuse_oversized_memory,
 )
 from decp.handoff.state import STATE_KEYS, read_state
 
@@ -153,7 +152,6 @@ def build_pack(config: Config) -> ResumePack:
     from decp.context.ledger import budget_status
     from decp.core.tokens import get_counter
 
-    refuse_oversized_memory(config)
     counter = get_counter(config.budget.encoding)
     state = read_state(config)
     book = read_loops(config)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from decp.core import gitinfo
 from decp.core.clock import STAMP_FORMAT, now_iso, parse_time
 from decp.core.errors import DataError
-from decp.core.fsio import atomic_write, locked, read_text
+from decp.core.fsio import MAX_TEXT_BYTES, atomic_write, locked, read_text
 from decp.core.mdoc import LineDoc, one_line
 from decp.handoff.loops import DONE_STATUSES, Loop, read_loops
 from decp.handoff.state import (
@@ -60,36 +60,8 @@ PLACEHOLDERS = frozenset(
 _LABEL_RE = re.compile(r"\*\*(?P<label>Goal|Task):\*\*[ \t]*(?P<text>.*?)[ \t]*")
 
 
-MAX_PROTOCOL_FILE_BYTES = 16 * 2**20  # 10,000 open loops take ~2 MB; past this, refuse fast
+MAX_PROTOCOL_FILE_BYTES = MAX_TEXT_BYTES  # every protocol file is read under this cap
 MAX_SUMMARY_BYTES = 4 * 2**20
-
-
-def refuse_oversized(path: Path, cap: int = MAX_PROTOCOL_FILE_BYTES) -> None:
-    """A DataError (file, size, fix) instead of parsing a file too big to be real memory.
-
-    Why: a runaway or hostile LOOPS.md of 100 MB must fail in milliseconds, not hang
-    every command that reads it.
-    """
-    try:
-        size = path.stat().st_size
-    except OSError:
-        return  # missing or unreadable: the reader says so in its own words
-    if size > cap:
-        raise DataError(
-            f"{size / 2**20:.0f} MB is too big for a decp file (the limit is "
-            f"{cap / 2**20:.0f} MB); nothing was read.",
-            path=path,
-            fix="move closed loops or old entries into an archive file outside .project/, "
-            "or restore the file from git history if it grew by accident.",
-        )
-
-
-def refuse_oversized_memory(config: Config) -> None:
-    """Check LOOPS.md and STATE.md before any command parses them."""
-    from decp.handoff.loops import loops_path
-
-    refuse_oversized(loops_path(config))
-    refuse_oversized(state_path(config))
 
 
 def sessions_dir(config: Config) -> Path:
@@ -148,7 +120,6 @@ def start_session(config: Config, *, force: bool = False) -> Snapshot:
     from decp.handoff.state import read_state
 
     path = current_path(config)
-    refuse_oversized_memory(config)
     with locked(path):
         running = read_snapshot(config)
         if running is not None and not force:
@@ -454,7 +425,6 @@ def end_session(
     next_steps = [one_line(x) for x in next_steps or [] if one_line(x)]
     verified = [one_line(x) for x in verified or [] if one_line(x)]
     snap_path = current_path(config)
-    refuse_oversized_memory(config)
     with locked(state_path(config)), locked(snap_path):
         snapshot = read_snapshot(config)
         previous = latest_summary(config)
@@ -527,9 +497,8 @@ def parse_summary(path: Path, root: Path | None = None, *, with_loops: bool = Tr
     loop lines (the resume pack needs only the meta line and the next steps; a
     summary of 10,000 open loops is mostly loop lines).
     """
-    refuse_oversized(path, MAX_SUMMARY_BYTES)
     shown = path.relative_to(root) if root and path.is_relative_to(root) else path
-    doc = LineDoc.parse(read_text(path), shown)
+    doc = LineDoc.parse(read_text(path, max_bytes=MAX_SUMMARY_BYTES), shown)
     meta: dict[str, str] = {}
     sections: dict[str, list[str]] = {}
     loops: dict[str, list[LoopLine]] = {kind: [] for kind in LOOP_KINDS}
@@ -627,8 +596,8 @@ def decision_numbers_in_summaries(config: Config) -> set[int]:
     """
     numbers: set[int] = set()
     for path in session_files(config):
-        refuse_oversized(path, MAX_SUMMARY_BYTES)
-        numbers.update(int(m["num"]) for m in _DECISION_ID_RE.finditer(read_text(path)))
+        text = read_text(path, max_bytes=MAX_SUMMARY_BYTES)
+        numbers.update(int(m["num"]) for m in _DECISION_ID_RE.finditer(text))
     return numbers
 
 
