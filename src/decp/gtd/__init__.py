@@ -12,7 +12,25 @@ Modules:
 - `auth`: where the token comes from, and the OAuth authorization-code flow.
 - `ticktick_csv`: TickTick's backup CSV, read leniently and written importably.
 - `todotxt`: todo.txt lines, parsed and rendered in the standard format.
-- `sync`: export/import orchestration over the three backends.
+- `merge`: what every backend shares (candidates, snapshots, three-way import).
+- `files_sync`, `ticktick_sync`: what each backend writes and reads.
+- `sync`: the entry points, picking the backend.
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from decp.core.lazy import exports
+
+if TYPE_CHECKING:
+    from decp.gtd.sync import SyncOptions, export_loops, import_loops
+
 BACKENDS = ("ticktick", "ticktick-csv", "todotxt")
+
+__all__ = ["BACKENDS", "SyncOptions", "export_loops", "import_loops"]
+
+__getattr__ = exports(
+    __name__,
+    {"SyncOptions": "sync", "export_loops": "sync", "import_loops": "sync"},
+)
