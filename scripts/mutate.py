@@ -33,13 +33,30 @@ ROOT = Path(__file__).resolve().parents[1]
 # Module -> the tests that exercise it (kept small: one pytest run per mutant).
 TARGETS: dict[str, list[str]] = {
     "src/decp/core/mdoc.py": [
-        "tests/core",
+        "tests/core/test_mdoc.py",
+        "tests/core/test_mdoc_props.py",
         "tests/handoff/test_loops.py",
+        "tests/handoff/test_loops_golden.py",
         "tests/handoff/test_state.py",
+        "tests/handoff/test_state_golden.py",
+        "tests/context/test_context_ledger.py",
     ],
-    "src/decp/handoff/loops.py": ["tests/handoff"],
-    "src/decp/handoff/state.py": ["tests/handoff"],
-    "src/decp/dbt/select.py": ["tests/dbt"],
+    "src/decp/handoff/loops.py": [
+        "tests/handoff/test_loops.py",
+        "tests/handoff/test_loops_golden.py",
+        "tests/handoff/test_loops_props.py",
+        "tests/handoff/test_loops_cli.py",
+        "tests/handoff/test_loops_source.py",
+    ],
+    "src/decp/handoff/state.py": [
+        "tests/handoff/test_state.py",
+        "tests/handoff/test_state_golden.py",
+        "tests/handoff/test_state_props.py",
+    ],
+    "src/decp/dbt/select.py": [
+        "tests/dbt/test_dbt_select.py",
+        "tests/dbt/test_select_near_miss.py",
+    ],
 }
 COPIED = [
     "src",
