@@ -261,3 +261,46 @@ def test_an_empty_decision_names_the_command() -> None:
     with pytest.raises(UsageError) as info:
         doc.add_decision("what", "\x0c")
     assert "a decision needs its why" in info.value.message
+
+
+def test_edits_on_a_file_without_a_final_newline() -> None:
+    doc = parse_state("# State\n- goal: a", P)
+    doc.set("task", "t")
+    assert doc.render() == "# State\n- goal: a\n- task: t\n"
+    doc = parse_state("## Decisions\n- DECISION-004 (d): a Why: b", P)
+    doc.add_decision("c", "e", date="2026-11-26")
+    assert doc.render() == (
+        "## Decisions\n<!-- next-id: DECISION-006 -->\n- DECISION-004 (d): a Why: b\n"
+        "- DECISION-005 (2026-11-26): c. Why: e\n"
+    )
+
+
+def test_decision_refusals_say_exactly_what_to_do() -> None:
+    from decp.core.errors import UsageError
+
+    doc = parse_state("", P)
+    with pytest.raises(UsageError) as info:
+        doc.add_decision("what", " ")
+    assert info.value.fix == 'add --why "the reason" (a decision without one gets re-litigated).'
+    with pytest.raises(UsageError) as info:
+        doc.add_decision("Use X Why: cheap", "cheap")
+    assert str(info.value) == "the decision text contains `Why:`. Fix: put the reason in --why."
+    with pytest.raises(DataError) as data:
+        parse_state("## Decisions\n- DECISION-001 (d): a Why: b\n- DECISION-1 (d): c Why: e\n", P)
+    assert str(data.value) == (
+        "STATE.md:3: duplicate id DECISION-001 (first at line 2). Fix: run `decp doctor --fix` "
+        "(it renumbers the later one), or give one of them the next free DECISION id."
+    )
+
+
+def test_removing_several_decisions_keeps_the_others_and_the_mark() -> None:
+    text = (
+        "## Decisions\n<!-- next-id: DECISION-004 -->\n- DECISION-001 (d): a Why: b\n"
+        "- DECISION-002 (d): c Why: e\n- DECISION-003 (d): f Why: g\n"
+    )
+    doc = parse_state(text, P)
+    removed = doc.remove_decisions(["DECISION-003", "DECISION-001"])
+    assert [d.id for d in removed] == ["DECISION-001", "DECISION-003"]
+    assert doc.render() == (
+        "## Decisions\n<!-- next-id: DECISION-004 -->\n- DECISION-002 (d): c Why: e\n"
+    )
