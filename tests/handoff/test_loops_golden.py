@@ -257,3 +257,25 @@ def test_a_new_loop_after_a_line_without_a_blank_gets_exactly_one_blank_line() -
     no_end = LoopBook(P, "# Loops\nnotes")
     no_end.new_loop("t")
     assert no_end.render().startswith("# Loops\nnotes\n\n<!-- next-id: LOOP-002 -->")
+
+
+def test_tab_continuations_and_ids_added_by_hand_to_the_list() -> None:
+    from decp.handoff.loops import Loop
+
+    book = LoopBook(P, "### LOOP-001 (open) t\n- context: a\n\tb\n  c\n")
+    assert book.get("1").context == "a\nb\nc"
+    book.loops.append(Loop(id="LOOP-009", status="open", title="pasted"))
+    assert book.peek_next_id() == "LOOP-010"
+    book.loops.append(Loop(id="LOOP-009", status="open", title="again"))
+    with pytest.raises(UsageError) as info:
+        book.render()
+    assert str(info.value) == "two loops share the id LOOP-009. Fix: allocate ids with `new_loop`."
+
+
+def test_a_forbidden_move_lists_the_allowed_ones() -> None:
+    book = LoopBook(P, "### LOOP-001 (open) t\n")
+    with pytest.raises(UsageError) as info:
+        transition(book.get("1"), "proposed")
+    assert str(info.value) == (
+        "LOOP-001 is open; it cannot become proposed. Fix: allowed next: clarifying, closed, rejected."
+    )
