@@ -9,6 +9,7 @@ import pytest
 
 from decp.core import fsio
 from decp.core.errors import DataError
+from decp.core.mdoc import conflict_line
 
 
 def test_reading_a_directory_names_the_file_and_the_cause(tmp_path: Path) -> None:
@@ -132,8 +133,8 @@ def test_locks_and_temp_files_are_gitignored_in_a_stamped_repo(tmp_path: Path) -
         ("a\n||||||| base\n", 2),
     ],
 )
-def test_conflict_markers_are_found_with_their_line(text: str, line: int) -> None:
-    assert fsio.conflict_marker_line(text) == line
+def test_conflict_markers_are_found_with_their_line_by_mdoc(text: str, line: int) -> None:
+    assert conflict_line(text) == line
 
 
 @pytest.mark.parametrize(
@@ -148,7 +149,7 @@ def test_conflict_markers_are_found_with_their_line(text: str, line: int) -> Non
     ],
 )
 def test_conflict_marker_near_misses(text: str) -> None:
-    assert fsio.conflict_marker_line(text) is None
+    assert conflict_line(text) is None
 
 
 def test_read_text_reads_only_regular_files_and_refuses_oversized_ones(tmp_path: Path) -> None:

@@ -7,7 +7,7 @@ import sys
 from conftest import REPO_ROOT
 
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
-import mutate  # noqa: E402
+import mutate
 
 SOURCE = '''\
 def f(a, b):

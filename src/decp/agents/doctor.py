@@ -25,7 +25,8 @@ from decp.agents.agentfiles import (
 )
 from decp.core.config import ANSWERS_FILE, PROJECT_DIR, Config, find_root, load_config
 from decp.core.errors import DecpError
-from decp.core.fsio import atomic_write, conflict_marker_line, locked, read_text
+from decp.core.fsio import atomic_write, locked, read_text
+from decp.core.mdoc import conflict_line
 
 TEMPLATE_OWNED = ("PROTOCOL.md", "README.md", "decp.toml")
 USER_DATA = ("STATE.md", "LOOPS.md", "CONTEXT.md", "sessions")
@@ -85,7 +86,7 @@ def _check_data_file(path: Path, shown: str, report: Report) -> None:
         report.add("fail", exc.one_line())
         report.unreadable.add(path.name)
         return
-    marker = conflict_marker_line(text)
+    marker = conflict_line(text)
     if marker is not None:
         report.unreadable.add(path.name)
         report.add(

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from decp.core.errors import DataError, NotStampedError
-from decp.core.fsio import conflict_marker_line
+from decp.core.mdoc import conflict_line
 
 PROJECT_DIR = ".project"
 CONFIG_NAME = "decp.toml"
@@ -226,7 +226,7 @@ def _typed(
 
 def parse_config(text: str, path: Path, root: Path) -> Config:
     """Validate decp.toml text; every error names the key and the fix."""
-    marker = conflict_marker_line(text)
+    marker = conflict_line(text)
     if marker is not None:
         raise DataError(
             "holds git merge conflict markers (<<<<<<< / ======= / >>>>>>>), "

@@ -17,7 +17,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-import re
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,24 +29,6 @@ LOCK_TIMEOUT_S = 30.0
 # rather than parse a runaway or hostile file into memory.
 MAX_TEXT_BYTES = 16 * 2**20
 PROJECT_DIR = ".project"  # mirrors config.PROJECT_DIR (core.config imports this module)
-
-# A git conflict marker: 7 of <, = or > at the start of a line (<, > then a label or nothing).
-_CONFLICT_RE = re.compile(r"^(?:<{7}(?:[ \t].*)?|={7}|>{7}(?:[ \t].*)?|\|{7}(?:[ \t].*)?)\r?$")
-
-
-def conflict_marker_line(text: str) -> int | None:
-    """The 1-based line of the first git conflict marker in `text`, or None.
-
-    A merge (or `copier update`) leaves `<<<<<<< ours` / `=======` / `>>>>>>> theirs`
-    blocks; a file holding them has two versions of the truth and must not be
-    read as one. Only `\\n` splits lines here, as git itself does.
-    """
-    if not any(mark in text for mark in ("<<<<<<<", "=======", ">>>>>>>", "|||||||")):
-        return None
-    for number, line in enumerate(text.split("\n"), start=1):
-        if _CONFLICT_RE.match(line):
-            return number
-    return None
 
 
 def os_reason(exc: OSError) -> str:

@@ -88,7 +88,14 @@ def is_blank(body: str) -> bool:
 
 
 def conflict_line(text: str) -> int | None:
-    """The 1-based number of the first git conflict-marker line, or None."""
+    """The 1-based number of the first git conflict-marker line, or None.
+
+    A merge (or `copier update`) leaves `<<<<<<< ours` / `=======` / `>>>>>>> theirs`
+    blocks: a file holding them has two versions of the truth and must not be read
+    as one. Only `\\n` splits lines, as git itself does.
+    """
+    if not any(mark in text for mark in ("<<<<<<<", "=======", ">>>>>>>", "|||||||")):
+        return None  # the common case, without splitting the text
     for number, line in enumerate(split_lines(text), start=1):
         if CONFLICT_RE.fullmatch(line_body(line)):
             return number
