@@ -97,6 +97,29 @@ def test_pr_out_writes_the_markdown(feature_repo, run_decp, tmp_path) -> None:
     assert target.read_text(encoding="utf-8") == printed
 
 
+def test_pr_says_its_range_on_stderr_and_guards_out(feature_repo, run_decp, tmp_path) -> None:
+    project = feature_repo
+    result = run_decp("pr", cwd=project)
+    base = git(project, "rev-parse", "--short=10", "main").strip()
+    range_line = f"Range: since the merge-base with main (`{base}`); sessions: "
+    assert result.stderr.startswith(range_line), result.stderr
+    loops = project / ".project" / "LOOPS.md"
+    before = loops.read_bytes()
+    refused = run_decp("pr", "--out", str(loops), "--force", cwd=project)
+    assert refused.returncode == 2
+    assert "is a decp data file in .project/; decp never overwrites it." in refused.stderr
+    assert loops.read_bytes() == before
+    existing = tmp_path / "PR.md"
+    existing.write_text("mine\n", encoding="utf-8")
+    kept = run_decp("pr", "--out", str(existing), cwd=project)
+    assert kept.returncode == 2 and "already exists" in kept.stderr
+    assert existing.read_text(encoding="utf-8") == "mine\n"
+    replaced = run_decp("pr", "--out", str(existing), "--force", cwd=project)
+    assert replaced.returncode == 0 and existing.read_text(encoding="utf-8").startswith(
+        "## Problem"
+    )
+
+
 def test_pr_names_the_impact_command_for_its_base(feature_repo, run_decp) -> None:
     """A dbt project's narrative gives the reviewer the blast-radius command for its range."""
     project = feature_repo

@@ -467,3 +467,23 @@ def test_decision_numbers_in_summaries(project) -> None:
         encoding="utf-8",
     )
     assert decision_numbers_in_summaries(config) == {1, 2, 17}
+
+
+def test_end_without_start_says_so_on_stderr_with_counts_that_match_loop_list(
+    project, run_decp
+) -> None:
+    """Seen on a real repo: an end with no start wrote silently and miscounted."""
+    env = {"DECP_NOW": "2026-11-30T10:00:00Z"}
+    assert run_decp("loop", "add", "Grain of fct_orders?", cwd=project, env=env).returncode == 0
+    assert run_decp("loop", "propose", "Dedupe payments?", cwd=project, env=env).returncode == 0
+    ended = run_decp("session", "end", cwd=project, env=env)
+    assert ended.returncode == 0, ended.stderr
+    assert ended.stderr.splitlines() == [
+        "warning: no `decp session start` was run, there is no earlier session and git has no "
+        "stamp commit: every loop is listed as opened; run `decp session start` when the next "
+        "session begins.",
+        "0 decision(s) moved from STATE.md; loops: 2 opened, 0 closed, 1 still open, "
+        "1 awaiting approval.",
+    ]
+    listed = run_decp("loop", "list", "--json", cwd=project).stdout
+    assert listed.count('"status": "open"') == 1 and listed.count('"status": "proposed"') == 1

@@ -396,11 +396,8 @@ def session_end(
         emit_json(summary.to_dict())
         return
     print_plain(summary.path)
-    _note(
-        f"{len(summary.decisions)} decision(s) moved from STATE.md; loops: {len(summary.opened)} opened, "
-        f"{len(summary.closed)} closed, {len(summary.still_open)} still open, "
-        f"{len(summary.awaiting)} awaiting approval."
-    )
+    for line in summary.notes():
+        _note(line)
 
 
 # ---------------------------------------------------------------- resume and pr
@@ -429,9 +426,13 @@ def resume(
 
 def pr(
     since: str = typer.Option(
-        "", "--since", help="Base ref (default: merge-base with main/master, else session start)."
+        "",
+        "--since",
+        help="Base ref (default: merge-base with the default branch; on it, the last tag "
+        "or the stamp commit).",
     ),
     out_file: str = typer.Option("", "--out", help="Write the Markdown to this file."),
+    force: bool = typer.Option(False, "--force", help="Let --out replace an existing file."),
     verified: list[str] = typer.Option(
         [],
         "--verified",
@@ -445,10 +446,15 @@ def pr(
     """Write the PR narrative: problem, decisions with why, diff stat, loops, verification."""
     from pathlib import Path
 
-    from decp.core.fsio import atomic_write
+    from decp.core.fsio import atomic_write, check_out_path
     from decp.handoff.pr import build_narrative
 
-    narrative = build_narrative(_config(), since=since or None, verified=verified, problem=problem)
+    config = _config()
+    if out_file:  # refused before any work: never .project/ data, existing files only with --force
+        check_out_path(Path(out_file), force=force, project_dir=config.project_dir)
+    narrative = build_narrative(config, since=since or None, verified=verified, problem=problem)
+    for line in narrative.notes():
+        _note(line)
     if out_file:
         target = Path(out_file)
         atomic_write(target, narrative.markdown)

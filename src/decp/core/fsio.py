@@ -104,6 +104,53 @@ def read_text(path: Path, *, max_bytes: int = MAX_TEXT_BYTES) -> str:
         ) from exc
 
 
+def check_out_path(
+    out: Path,
+    *,
+    force: bool = False,
+    protected: list[Path] | tuple[Path, ...] = (),
+    project_dir: Path | None = None,
+) -> None:
+    """Refuse an `--out` that would destroy something, before anything is written.
+
+    The user typed the path, so it may point anywhere, but never (even with
+    --force) at an input of the command (`protected`, e.g. the manifest) or an
+    existing file of `.project/`; any other existing file needs --force. Symlinks
+    are resolved before comparing.
+    """
+    from decp.core.errors import UsageError
+
+    target = out.resolve()
+    if target.is_dir():
+        raise UsageError(
+            f"--out {out} is a folder.", path=out, fix="pass a file path, e.g. --out out.md."
+        )
+    for path in protected:
+        if path.exists() and target == path.resolve():
+            raise UsageError(
+                f"--out {out} is an input of this command; writing there would destroy it.",
+                path=out,
+                fix="write somewhere else, e.g. --out out.md.",
+            )
+    if not target.exists():
+        return
+    in_project = any(p.name == PROJECT_DIR for p in target.parents)
+    if project_dir is not None and target.is_relative_to(project_dir.resolve()):
+        in_project = True
+    if in_project:
+        raise UsageError(
+            f"--out {out} is a decp data file in {PROJECT_DIR}/; decp never overwrites it.",
+            path=out,
+            fix=f"write outside {PROJECT_DIR}/, e.g. --out out.md.",
+        )
+    if not force:
+        raise UsageError(
+            f"--out {out} already exists.",
+            path=out,
+            fix="pass --force to overwrite it, or choose another file.",
+        )
+
+
 def atomic_write(path: Path, text: str) -> None:
     """Replace `path` with `text` in one rename, so readers never see half a file."""
     atomic_write_bytes(path, text.encode("utf-8"))

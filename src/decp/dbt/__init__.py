@@ -390,44 +390,12 @@ def guard_out_path(
     protected: list[Path],
     config: Config | None = None,
 ) -> Path:
-    """Refuse an --out that would destroy input or decp's own data.
+    """Refuse an --out that would destroy the manifest or decp's own data (core.fsio's rule)."""
+    from decp.core.fsio import check_out_path
 
-    Never (even with --force): an input file (`protected`: the manifest, the
-    --state manifest) or an existing file in `.project/`. Without --force: any
-    existing file. Symlinks are resolved before comparing.
-    """
-    target = out.resolve()
-    if target.is_dir():
-        raise UsageError(
-            f"--out {out} is a folder.", path=out, fix="pass a file path, e.g. --out pack.md."
-        )
-    for path in protected:
-        if path.exists() and target == path.resolve():
-            raise UsageError(
-                f"--out {out} is an input of this command; writing there would destroy it.",
-                path=out,
-                fix="write the pack somewhere else, e.g. --out pack.md.",
-            )
-    if target.exists():
-        in_project = any(p.name == ".project" for p in target.parents)
-        if config is not None:
-            try:
-                target.relative_to(config.project_dir.resolve())
-                in_project = True
-            except ValueError:
-                pass
-        if in_project:
-            raise UsageError(
-                f"--out {out} is a decp data file in .project/; decp never overwrites it.",
-                path=out,
-                fix="write the pack outside .project/, e.g. --out pack.md.",
-            )
-        if not force:
-            raise UsageError(
-                f"--out {out} already exists.",
-                path=out,
-                fix="pass --force to overwrite it, or choose another file.",
-            )
+    check_out_path(
+        out, force=force, protected=protected, project_dir=config.project_dir if config else None
+    )
     return out
 
 

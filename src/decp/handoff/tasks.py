@@ -163,17 +163,10 @@ def new_task(config: Config, kind: str, title: str, today: dt.date | None = None
 
 
 def check_out_path(path: Path, *, force: bool = False) -> None:
-    """Refuse a bad `--out` before anything is written (state included)."""
-    if path.is_dir():
-        raise UsageError(
-            "--out names a directory.", path=path, fix="give a file path, e.g. PLAN.md."
-        )
-    if path.exists() and not force:
-        raise UsageError(
-            "file already exists; not overwriting it.",
-            path=path,
-            fix="pass --force to replace it, or choose another --out.",
-        )
+    """Refuse a bad `--out` before anything is written (state included): core.fsio's rule."""
+    from decp.core.fsio import check_out_path as check
+
+    check(path, force=force)
 
 
 def write_task(path: Path, text: str, *, force: bool = False) -> None:
