@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from test_dbt_support import write_manifest
+from test_dbt_support import model, write_manifest
 from test_select_near_miss import near_miss_manifest
 
 from decp.core.errors import UsageError
@@ -289,7 +289,7 @@ def test_the_shared_default_context_cannot_be_changed() -> None:
         ("custmers,dim_custmers", ["customers", "stg_customers", "dim_customers"]),
         ("custmers dim_custmers", ["customers", "stg_customers", "dim_customers"]),
         ("dim_custmers,custmers", ["dim_customers", "customers", "stg_customers"]),
-        ("+hlpers+2 tag:country_cods", ["helpers", "country_codes"]),
+        ("+hlpers+2 3+country_cods", ["helpers", "country_codes"]),
         ("2+country_cods,@hlpers", ["country_codes", "helpers"]),
         ("zzzz", []),
         ("", []),
@@ -341,3 +341,73 @@ def test_node_selector_gives_up_when_no_fqn_is_unique(
     assert node_selector(twins, "model.shop.stg_orders") is None
     assert node_selector(twins, "model.shop.stg_orders_twin") is None
     assert node_selector(twins, "model.shop.stg_customers") == "stg_customers"
+
+
+def test_node_selector_never_counts_a_source_under_the_fqn(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """`fqn:` never selects sources, so a model at models/staging/raw.sql keeps
+    `fqn:shop.staging.raw` though the `raw` sources' fqns start with it."""
+    data = near_miss_manifest()
+    for package, folders in (("shop", ["staging"]), ("util", [])):
+        raw = model(package, folders, "raw", [])
+        data["nodes"][raw["unique_id"]] = raw
+    path = tmp_path_factory.mktemp("raw") / "manifest.json"
+    with_raw = load_graph(write_manifest(path, data), None)[0]
+    assert node_selector(with_raw, "model.shop.raw") == "fqn:shop.staging.raw"
+    assert node_selector(with_raw, "model.util.raw") == "fqn:util.raw"
+    assert set(select(with_raw, "fqn:shop.staging.raw").roots) == {"model.shop.raw"}
+
+
+# --- syntax errors: the fix is part of the line ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        (
+            "@orders+",
+            "invalid selector '@orders+': dbt does not allow the '@' prefix with a '+' suffix. "
+            "Fix: use `@name` (children and their parents) or `+name+`.",
+        ),
+        (
+            "@+orders",
+            "invalid selector '@+orders': '@' already includes parents. Fix: drop the '+'.",
+        ),
+        (
+            "source:shop.raw.orders.x",
+            "invalid source selector 'shop.raw.orders.x'. "
+            "Fix: write source:SOURCE, source:SOURCE.TABLE or source:PACKAGE.SOURCE.TABLE.",
+        ),
+        (
+            "exposure:util.revenue.x",
+            "invalid exposure selector 'util.revenue.x'. "
+            "Fix: write exposure:NAME or exposure:PKG.NAME.",
+        ),
+        (
+            "tag:",
+            "invalid selector 'tag:': no name or method value. Fix: write e.g. `orders`, "
+            "`+orders+`, `2+orders`, `tag:nightly`, `path:models/staging`.",
+        ),
+        (
+            "a,,b",
+            "invalid selector 'a,,b': empty part around a comma. "
+            "Fix: write intersections as `a,b` with no spaces.",
+        ),
+        (
+            "state:modified",
+            "`state:modified` needs something to compare with. Fix: run it through "
+            "`decp dbt scope`/`decp dbt impact` (optionally with --state DIR).",
+        ),
+    ],
+)
+def test_syntax_errors_are_one_golden_line(graph: Graph, text: str, line: str) -> None:
+    assert error_line(graph, text) == line
+
+
+def test_a_parsed_criterion_is_an_immutable_value() -> None:
+    """Criteria are compared and kept in sets (the same selector twice is one)."""
+    crit = parse_criterion("2+tag:nightly+1")
+    assert {crit, parse_criterion("2+tag:nightly+1")} == {crit}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        crit.value = "other"  # type: ignore[misc]
