@@ -258,6 +258,12 @@ def test_fqn_matches_defaults_to_the_newest_wildcard_rule() -> None:
     assert fqn_matches(fqn, "stg_?", False, True) is False
 
 
+def test_a_versioned_fqn_without_package_or_folders_still_has_its_name() -> None:
+    assert fqn_matches(("dim_customers", "v2"), "dim_customers", True) is True
+    assert fqn_matches(("dim_customers", "v2"), "dim_customers_v2", True) is True
+    assert fqn_matches(("dim_customers", "v2"), "dim_customers_v1", True) is False
+
+
 def test_a_versioned_fqn_of_one_part_after_the_package_does_not_crash() -> None:
     """Manifests are untrusted: a versioned node with fqn [package, name] has no version part."""
     assert fqn_matches(("shop", "v1"), "x*", True, True) is False
@@ -395,6 +401,10 @@ def test_node_selector_never_counts_a_source_under_the_fqn(
             "Fix: write intersections as `a,b` with no spaces.",
         ),
         (
+            " ",
+            "empty selection. Fix: pass --select NAME (e.g. --select '+orders+').",
+        ),
+        (
             "state:modified",
             "`state:modified` needs something to compare with. Fix: run it through "
             "`decp dbt scope`/`decp dbt impact` (optionally with --state DIR).",
@@ -411,3 +421,73 @@ def test_a_parsed_criterion_is_an_immutable_value() -> None:
     assert {crit, parse_criterion("2+tag:nightly+1")} == {crit}
     with pytest.raises(dataclasses.FrozenInstanceError):
         crit.value = "other"  # type: ignore[misc]
+
+
+def test_selections_are_immutable_values(graph: Graph) -> None:
+    picked = select(graph, "orders")
+    assert picked == select(graph, "orders") and hash(picked) == hash(select(graph, "orders"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        picked.roots = frozenset()  # type: ignore[misc]
+
+
+# --- which method a bare value means --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "method"),
+    [
+        ("models/staging", "path"),
+        ("stg_orders.sql", "file"),
+        ("helpers.py", "file"),
+        ("country_codes.csv", "file"),
+        ("STG_ORDERS.SQL", "file"),  # dbt lowercases before testing the suffix
+        ("helpers.PY", "file"),
+        ("stg_orders.sqlx", "fqn"),
+        ("schema.yml", "fqn"),
+        ("marts.orders", "fqn"),
+        ("py", "fqn"),
+    ],
+)
+def test_a_bare_value_is_a_path_a_file_or_an_fqn(value: str, method: str) -> None:
+    assert parse_criterion(value).method == method
+    assert parse_criterion(f"+{value}+2").method == method
+
+
+def test_a_bare_seed_file_name_selects_the_seed(graph: Graph) -> None:
+    assert set(select(graph, "country_codes.csv").roots) == {"seed.shop.country_codes"}
+    assert set(select(graph, "country_codes.cs").roots) == set()
+
+
+@pytest.mark.parametrize("bracket", ["[", "]"])
+def test_a_lone_bracket_makes_the_value_a_pattern(bracket: str) -> None:
+    """dbt treats `[` and `]` as wildcard characters even unpaired; fnmatch then reads them
+    literally, so the value must match the whole rest of the fqn, not just its first part."""
+    folder = f"a{bracket}b"
+    fqn = ("shop", folder, "model_x")
+    assert fqn_matches(fqn, folder, False, False) is False
+    assert fqn_matches(fqn, f"{folder}.model_x", False, False) is True
+    assert fqn_matches(fqn, "a.b", False, False) is False
+
+
+# --- group: dbt's parsed nodes only ---------------------------------------------------
+
+# (tests too in dbt, but decp's slim loader keeps no group for tests)
+GROUPED_KINDS = ["model", "seed", "snapshot", "analysis", "sql_operation", "function"]
+
+
+def test_group_selects_every_parsed_kind_but_not_sources_or_exposures(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    data = near_miss_manifest()
+    for kind in GROUPED_KINDS:
+        node = model("shop", ["grouped"], f"g_{kind}", [], kind=kind)
+        node["config"]["group"] = "grp"
+        data["nodes"][node["unique_id"]] = node
+    data["sources"]["source.shop.raw.orders"]["config"] = {"group": "grp"}
+    data["exposures"]["exposure.shop.revenue"]["config"] = {"group": "grp"}
+    path = tmp_path_factory.mktemp("groups") / "manifest.json"
+    grouped = load_graph(write_manifest(path, data), None)[0]
+    assert grouped.nodes["source.shop.raw.orders"].group == "grp"
+    assert grouped.nodes["exposure.shop.revenue"].group == "grp"
+    assert set(select(grouped, "group:grp").roots) == {f"{k}.shop.g_{k}" for k in GROUPED_KINDS}
+    assert set(select(grouped, "group:gr").roots) == set()
