@@ -62,8 +62,7 @@ def git(root: Path, *args: str) -> str:
 @pytest.fixture
 def shop(tmp_path: Path) -> Path:
     """The example project in a fresh git repo on `main`, its manifest in target/ (ignored)."""
-    if not MANIFEST_GZ.is_file():
-        pytest.skip(f"{MANIFEST_GZ} not committed")
+    assert MANIFEST_GZ.is_file(), f"{MANIFEST_GZ} is committed: missing is a failure"
     root = tmp_path / "shop"
     shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("target", "logs"))
     manifest = root / "target" / "manifest.json"

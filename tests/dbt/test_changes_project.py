@@ -84,8 +84,7 @@ def test_manifest_missing_when_the_project_is_right_but_unparsed(project: Path) 
 @pytest.fixture
 def stamped_shop(project: Path) -> Path:
     """A stamped repo whose dbt project is transform/shop, with its parsed manifest."""
-    if not MANIFEST_GZ.is_file():
-        pytest.skip(f"{MANIFEST_GZ} not committed")
+    assert MANIFEST_GZ.is_file(), f"{MANIFEST_GZ} is committed: missing is a failure"
     shop = project / "transform" / "shop"
     shutil.copytree(REPO_ROOT / "examples" / "shop", shop)
     manifest = shop / "target" / "manifest.json"

@@ -296,8 +296,7 @@ def test_without_exclude_rule_copier_deletes_user_file(tmp_path: Path) -> None:
     commit_all(tpl, "v1 without the rule")
     git(tpl, "tag", V1)
     context_template = tpl / "template" / ".project" / "CONTEXT.md.jinja"
-    if not context_template.is_file():
-        pytest.skip("template/ ships no CONTEXT.md.jinja to drop")
+    assert context_template.is_file(), "template/ ships CONTEXT.md.jinja: this test drops it"
     context_template.unlink()
     commit_all(tpl, "v3 drops CONTEXT.md")
     git(tpl, "tag", V3)
