@@ -9,6 +9,7 @@ The graph is the near-miss manifest (dbt 1.9.0: the older wildcard rule).
 from __future__ import annotations
 
 import dataclasses
+from fnmatch import fnmatchcase
 
 import pytest
 from test_dbt_support import model, write_manifest
@@ -39,6 +40,12 @@ TESTS = {
     "test.shop.unique_orders_order_id",
 }
 SINGULAR = {"test.shop.assert_positive"}
+STAGING = {
+    "model.shop.stg_orders",
+    "model.shop.stg_customers",
+    "source.shop.raw.orders",
+    "source.shop.raw.customers",
+}
 
 
 @pytest.fixture(scope="module")
@@ -242,10 +249,65 @@ def test_values_with_every_wildcard_kind(graph: Graph, text: str, expected: set[
         ("models/axb.sql", "models/a[!\\]b.sql", True),
         ("models/a]b.sql", "models/a[]]b.sql", True),  # `]` first in a class is literal
         ("models/a[b.sql", "models/a[b.sql", True),  # an unclosed `[` is literal
+        ("models/axb.sql", "models/a[!]]b.sql", True),  # `!]` opens a negated class of `]`
+        ("models/a]b.sql", "models/a[!]]b.sql", False),
+        ("models/a!b.sql", "models/a[!]]b.sql", True),
+        ("models/a!b.sql", "models/a[!!]b.sql", False),
+        ("models/a!b.sql", "models/a[!]b.sql", False),  # `[!]` never closes: literal text
+        ("models/a[!]b.sql", "models/a[!]b.sql", True),
     ],
 )
 def test_character_classes_match_as_pathlib_does(path: str, pattern: str, found: bool) -> None:
     assert glob_match(path, pattern, is_dir=False) is found
+    name, segment = path.rsplit("/", 1)[1], pattern.rsplit("/", 1)[1]
+    assert fnmatchcase(name, segment) is found  # the rule pathlib's glob uses per segment
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("path:?", set()),  # the project root itself (".") is not one of its entries
+        ("path:?*", "every node with a path"),
+        ("path:m?dels/staging", STAGING),
+        ("path:models/stg_orders_legacy.sql/**", set()),  # `**` never enters a file
+        ("path:models/stg_orders_legacy.sql", {"model.shop.stg_orders_legacy"}),
+        ("path:models/stg_orders_legacy.sql/*", set()),
+    ],
+)
+def test_path_globs_at_the_edges(graph: Graph, text: str, expected: object) -> None:
+    if expected == "every node with a path":
+        expected = {u for u, n in graph.nodes.items() if n.path}
+    assert set(select(graph, text).roots) == expected
+
+
+def test_a_node_without_a_file_is_never_under_a_path(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    data = near_miss_manifest()
+    del data["nodes"]["model.shop.stg_typo"]["original_file_path"]
+    path = tmp_path_factory.mktemp("nopath") / "manifest.json"
+    no_path = load_graph(write_manifest(path, data), None)[0]
+    assert no_path.nodes["model.shop.stg_typo"].path == ""
+    assert "model.shop.stg_typo" not in select(no_path, "path:models/**").roots
+    assert "model.shop.stg_typo" not in select(no_path, "path:*").roots
+    assert "model.shop.stg_typo" not in select(no_path, "path:.").roots
+    assert "model.shop.stg_orders" in select(no_path, "path:*").roots
+
+
+def test_fqn_parts_holding_dots_are_compared_dot_by_dot() -> None:
+    """dbt flattens the fqn on dots first (a part may hold one, e.g. a version `v1.5`)."""
+    fqn = ("shop", "marts", "orders", "v1.5")
+    assert fqn_matches(fqn, "marts.orders.v1.5", False, False) is True
+    assert fqn_matches(fqn, "marts.orders.v1", False, False) is True  # a dotted prefix
+    assert fqn_matches(fqn, "marts.orders.v1.6", False, False) is False
+
+
+def test_a_dotted_wildcard_never_matches_a_leaf_alone() -> None:
+    """Even when the leaf itself holds a dot (an untrusted manifest)."""
+    fqn = ("shop", "folder", "my.model")
+    assert fqn_matches(fqn, "m*.model", False, True) is False
+    assert fqn_matches(fqn, "m*", False, True) is True
+    assert fqn_matches(fqn, "folder.m*.model", False, True) is True
 
 
 # --- public defaults ------------------------------------------------------------------
@@ -262,6 +324,7 @@ def test_a_versioned_fqn_without_package_or_folders_still_has_its_name() -> None
     assert fqn_matches(("dim_customers", "v2"), "dim_customers", True) is True
     assert fqn_matches(("dim_customers", "v2"), "dim_customers_v2", True) is True
     assert fqn_matches(("dim_customers", "v2"), "dim_customers_v1", True) is False
+    assert fqn_matches(("dim_customers", "v2"), "dim_c?stomers", True, True) is True
 
 
 def test_a_versioned_fqn_of_one_part_after_the_package_does_not_crash() -> None:
