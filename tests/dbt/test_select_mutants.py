@@ -268,6 +268,9 @@ def test_character_classes_match_as_pathlib_does(path: str, pattern: str, found:
     [
         ("path:?", set()),  # the project root itself (".") is not one of its entries
         ("path:?*", "every node with a path"),
+        ("path:.", "every node with a path"),  # the root (Python 3.11 cannot glob ".")
+        ("path:./", "every node with a path"),
+        ("path:./.", "every node with a path"),
         ("path:m?dels/staging", STAGING),
         ("path:models/stg_orders_legacy.sql/**", set()),  # `**` never enters a file
         ("path:models/stg_orders_legacy.sql", {"model.shop.stg_orders_legacy"}),
