@@ -462,7 +462,7 @@ def scenario(
             "1. Scope",
             f"the same pack as JSON (level {pack['level']})",
             json_tokens,
-            False,  # holds the manifest's absolute path, i.e. the temp dir's random name
+            True,  # names the manifest relative to the repo, so no temp dir leaks in
         )
     )
     accounting = pack["accounting"]
