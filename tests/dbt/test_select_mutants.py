@@ -363,6 +363,7 @@ def test_the_shared_default_context_cannot_be_changed() -> None:
         ("dim_custmers,custmers", ["dim_customers", "customers", "stg_customers"]),
         ("+hlpers+2 3+country_cods", ["helpers", "country_codes"]),
         ("2+country_cods,@hlpers", ["country_codes", "helpers"]),
+        ("stg_ordrs", ["stg_orders", "int_orders", "stg_orders_legacy"]),  # three at most
         ("zzzz", []),
         ("", []),
     ],
@@ -557,3 +558,17 @@ def test_group_selects_every_parsed_kind_but_not_sources_or_exposures(
     assert grouped.nodes["exposure.shop.revenue"].group == "grp"
     assert set(select(grouped, "group:grp").roots) == {f"{k}.shop.g_{k}" for k in GROUPED_KINDS}
     assert set(select(grouped, "group:gr").roots) == set()
+
+
+def test_a_dotted_model_name_is_never_offered_bare(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A bare `my.model` would be read as an fqn path, so the selector must spell the fqn."""
+    data = near_miss_manifest()
+    dotted = model("shop", ["odd"], "my.model", [])
+    data["nodes"][dotted["unique_id"]] = dotted
+    path = tmp_path_factory.mktemp("dotted") / "manifest.json"
+    odd = load_graph(write_manifest(path, data), None)[0]
+    text = node_selector(odd, "model.shop.my.model")
+    assert text == "fqn:shop.odd.my.model"
+    assert set(select(odd, text).roots) == {"model.shop.my.model"}
