@@ -56,6 +56,7 @@ TARGETS: dict[str, list[str]] = {
     "src/decp/dbt/select.py": [
         "tests/dbt/test_dbt_select.py",
         "tests/dbt/test_select_near_miss.py",
+        "tests/dbt/test_select_mutants.py",
     ],
 }
 COPIED = [
