@@ -1,5 +1,5 @@
-"""`python -m decp` runs the CLI (tests use it to get real processes)."""
+"""`python -m decp` runs the same entry point as the `decp` command (tests use it for real processes)."""
 
-from decp.cli import main
+from decp.entry import main
 
 main()

@@ -184,3 +184,23 @@ def test_percent_from_current_usage_is_exact(
     assert usage.tokens == fresh + created + read
     assert usage.percent == pytest.approx(100 * (fresh + created + read) / window)
     assert usage.window == window
+
+
+def test_decp_statusline_skips_the_cli_imports(repo: Path) -> None:
+    """It runs after every turn: the `decp` entry point serves it without typer or rich."""
+    probe = (
+        "import sys; sys.argv = ['decp', 'statusline']; from decp.entry import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('typer', 'rich', 'decp.cli') if m in sys.modules))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", probe],
+        input=json.dumps(sample(repo, used=45)),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    line, imported = proc.stdout.splitlines()
+    assert line == "decp · ctx 45% of 200k · load no more" + TAIL
+    assert imported == "[]"
