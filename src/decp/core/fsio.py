@@ -92,6 +92,15 @@ def read_text(path: Path, *, max_bytes: int = MAX_TEXT_BYTES) -> str:
         ) from exc
     except OSError as exc:
         raise _os_error("read it", path, exc) from None
+    return decode_utf8(raw, path)
+
+
+def decode_utf8(
+    raw: bytes,
+    path: Path,
+    fix: str = "re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`).",
+) -> str:
+    """`raw` as text, or a DataError naming the file, the line and the bad byte."""
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -100,7 +109,7 @@ def read_text(path: Path, *, max_bytes: int = MAX_TEXT_BYTES) -> str:
             f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}).",
             path=path,
             line=line,
-            fix="re-save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`).",
+            fix=fix,
         ) from exc
 
 

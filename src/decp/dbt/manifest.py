@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, NamedTuple, cast
 
 from decp.core.errors import DataError
+from decp.core.fsio import decode_utf8
 
 GZIP_MAGIC = b"\x1f\x8b"
 WANTED_KEYS = frozenset({"metadata", "nodes", "sources", "exposures"})
@@ -118,16 +119,7 @@ def read_manifest_text(path: Path) -> str:
             ) from exc
     if not raw.strip():
         raise DataError("manifest is empty.", path=path, fix=MANIFEST_FIX)
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise DataError(
-            f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}).",
-            path=path,
-            line=line,
-            fix="regenerate the manifest with dbt; it always writes UTF-8.",
-        ) from exc
+    return decode_utf8(raw, path, fix="regenerate the manifest with dbt; it always writes UTF-8.")
 
 
 # --- streaming the top-level object ---------------------------------------------
