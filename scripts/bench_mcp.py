@@ -32,6 +32,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchlib import stamp_minimal  # scripts/ is on sys.path when run as a script
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "agents"))
 
@@ -46,26 +48,6 @@ SELECTIONS = [
     "financial_pmpm__pmpm_prep+",
 ]
 PRIMER = "1+core__procedure"
-CONFIG = """\
-[project]
-name = "bench"
-type = "dbt"
-agents = ["claude"]
-docs_url = "https://decp.example/docs"
-
-[budget]
-context_window = 200000
-session_start = 0.2
-working = 0.4
-handoff = 0.5
-task_budget = 4000
-state_cap = 600
-encoding = "cl100k_base"
-
-[dbt]
-project_dir = "."
-manifest = "target/manifest.json"
-"""
 
 
 def pct(values: list[float], q: float) -> float:
@@ -84,8 +66,7 @@ def summary(values: list[float]) -> dict[str, float]:
 
 def make_project(workdir: Path, manifest_gz: Path) -> Path:
     root = workdir / "bench-repo"
-    (root / ".project").mkdir(parents=True)
-    (root / ".project" / "decp.toml").write_text(CONFIG, encoding="utf-8")
+    stamp_minimal(root)
     (root / "target").mkdir()
     (root / "target" / "manifest.json").write_bytes(gzip.decompress(manifest_gz.read_bytes()))
     return root

@@ -29,29 +29,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from benchlib import stamp_minimal  # scripts/ is on sys.path when run as a script
+
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "src"))
 
-CONFIG = """\
-[project]
-name = "bench"
-type = "dbt"
-agents = ["claude"]
-docs_url = "https://decp.example/docs"
-
-[budget]
-context_window = 200000
-session_start = 0.2
-working = 0.4
-handoff = 0.5
-task_budget = 4000
-state_cap = 600
-encoding = "cl100k_base"
-
-[dbt]
-project_dir = "."
-manifest = "target/manifest.json"
-"""
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "bench",
     "GIT_AUTHOR_EMAIL": "bench@decp.invalid",
@@ -78,8 +60,7 @@ def stamp(root: Path, open_loops: int) -> None:
     from decp.handoff.loops import edit_loops
     from decp.handoff.session import end_session, start_session
 
-    (root / ".project").mkdir(parents=True)
-    (root / ".project" / "decp.toml").write_text(CONFIG, encoding="utf-8")
+    stamp_minimal(root)
     (root / "models").mkdir()
     (root / "models" / "fct_orders.sql").write_text("select 1 as id\n", encoding="utf-8")
     _git(root, "init", "-q", "-b", "main")
