@@ -46,14 +46,22 @@ def _config(manifest: str | None, budget: int | None) -> Config | None:
         return None
 
 
-def _out_guard(
-    out: str | None, force: bool, inputs: list[Path], config: Config | None
-) -> Path | None:
+def _inputs(
+    manifest: str | None, budget: int | None, state: str | None, out: str | None, force: bool
+) -> tuple[Config | None, Path, Path | None]:
+    """The config, the manifest to read, and the checked --out (refused before any work)."""
+    config = _config(manifest, budget)
+    manifest_path = Path(manifest) if manifest else config.manifest_path  # type: ignore[union-attr]
     if not out:
-        return None
+        return config, manifest_path, None
     from decp.dbt import guard_out_path
 
-    return guard_out_path(Path(out), force=force, protected=inputs, config=config)
+    inputs = [manifest_path, *([Path(state)] if state else [])]
+    return (
+        config,
+        manifest_path,
+        guard_out_path(Path(out), force=force, protected=inputs, config=config),
+    )
 
 
 def _write(text: str, out: Path | None) -> None:
@@ -100,10 +108,7 @@ def scope_command(
     """Select nodes with dbt syntax and print a lineage pack that fits the budget."""
     from decp.dbt import record_pack, scope
 
-    config = _config(manifest, budget)
-    manifest_path = Path(manifest) if manifest else config.manifest_path  # type: ignore[union-attr]
-    inputs = [manifest_path, *([Path(state)] if state else [])]
-    out_path = _out_guard(out, force, inputs, config)
+    config, manifest_path, out_path = _inputs(manifest, budget, state, out, force)
     result = scope(
         select,
         manifest=manifest_path,
@@ -161,10 +166,7 @@ def impact_command(
     from decp.dbt import record_pack
     from decp.dbt.impact import impact
 
-    config = _config(manifest, budget)
-    manifest_path = Path(manifest) if manifest else config.manifest_path  # type: ignore[union-attr]
-    inputs = [manifest_path, *([Path(state)] if state else [])]
-    out_path = _out_guard(out, force, inputs, config)
+    config, manifest_path, out_path = _inputs(manifest, budget, state, out, force)
     result = impact(
         select=select,
         manifest=manifest_path,
